@@ -1,0 +1,1 @@
+"""The kernel: bus, module registry, database, settings, secrets, jobs; never imports Qt."""

@@ -1,0 +1,3 @@
+"""Built-in modules: the one place that names them, in the order they appear."""
+
+BUILTIN_MODULES: list[str] = []
