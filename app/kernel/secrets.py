@@ -16,7 +16,6 @@ _REFUSED_BACKENDS = {
     "keyrings.alt.file.EncryptedKeyring": "asks for a password on the terminal, which a desktop app has not",
     "keyring.backends.fail.Keyring": "no keyring service is available",
     "keyring.backends.null.Keyring": "keyring is switched off",
-    "keyring.backends.chainer.ChainerBackend": "no keyring service is available",
 }
 
 NO_KEYRING_HELP = (
@@ -35,6 +34,13 @@ def _backend_name(backend: Any) -> str:
     return f"{klass.__module__}.{klass.__qualname__}"
 
 
+def _refusal(backend: Any) -> str | None:
+    reason = _REFUSED_BACKENDS.get(_backend_name(backend))
+    if reason is None and getattr(backend, "priority", 1) <= 0:
+        reason = "the keyring backend reports it is not usable"
+    return reason
+
+
 class SecretStore:
     """Reads and writes secrets in the OS keyring under the service name ``postroom``."""
 
@@ -43,22 +49,24 @@ class SecretStore:
         self._service = service
 
     def backend(self) -> Any:
+        """The backend secrets go to: a trusted one, taken out of keyring's chain when it chains several."""
         if self._backend is None:
             import keyring
 
             self._backend = keyring.get_keyring()
+        chained = getattr(self._backend, "backends", None)
+        if _backend_name(self._backend) == "keyring.backends.chainer.ChainerBackend" and chained:
+            trusted = [b for b in chained if _refusal(b) is None]
+            return trusted[0] if trusted else chained[0]
         return self._backend
 
     def problem(self) -> str | None:
         """Why secrets cannot be stored, or None when they can."""
         backend = self.backend()
-        name = _backend_name(backend)
-        reason = _REFUSED_BACKENDS.get(name)
-        if reason is None and getattr(backend, "priority", 1) <= 0:
-            reason = "the keyring backend reports it is not usable"
+        reason = _refusal(backend)
         if reason is None:
             return None
-        return f"{NO_KEYRING_HELP} (backend {name}: {reason}.)"
+        return f"{NO_KEYRING_HELP} (backend {_backend_name(backend)}: {reason}.)"
 
     def _require(self) -> Any:
         problem = self.problem()
