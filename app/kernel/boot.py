@@ -79,15 +79,27 @@ def start_kernel(
     modules: Sequence[ModuleSpec] = (),
     secrets_backend: Any | None = None,
     log_to_file: bool = True,
+    bus: MessageBus | None = None,
 ) -> Kernel:
-    """Build the kernel and start ``modules``; never raises because of one module."""
+    """Build the kernel and start ``modules``; never raises because of one module.
+
+    Pass ``bus`` to observe it (the Qt bridge, the Activity page) before the modules start.
+    Raises :class:`DatabaseUnavailable` when the database cannot be opened.
+    """
     paths.ensure()
     handler = configure_logging(paths.log_file) if log_to_file else None
-    bus = MessageBus()
+    bus = bus or MessageBus()
     settings = Settings(paths.settings_file, publish=bus.publish)
     url = database_url or settings.get("database.url", "") or paths.default_database_url()
     db = Database(url)
-    db.check()
+    try:
+        db.check()
+    except Exception:
+        db.dispose()
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+        raise
     kernel = Kernel(
         paths=paths,
         bus=bus,

@@ -96,13 +96,17 @@ def open_session(app: QApplication, options: GlobalOptions, module_loader: Calla
     from app.ui.main_window import MainWindow
     from app.ui.theme import THEME_KEY, ThemeController
 
+    from app.kernel.bus import MessageBus
+
+    bus = MessageBus()
+    bridge = QtBridge(bus)  # before the modules start, so Activity shows how they started
     try:
         kernel = start_kernel(paths, database_url=options.database_url, modules=module_loader(),
-                              **kernel_options)
+                              bus=bus, **kernel_options)
     except Exception:
+        bridge.close()
         guard.close()
         raise
-    bridge = QtBridge(kernel.bus)
     theme = ThemeController(app, kernel.settings.get(THEME_KEY, "system"))
     errors = ErrorReporter(log_hint=f"Details are in {paths.log_file}.")
     errors.install()
