@@ -158,3 +158,23 @@ def test_a_database_from_a_newer_version_is_refused_clearly(db: Database, tmp_pa
     older = write_revisions(tmp_path / "older", REV1)
     with pytest.raises(MigrationError, match="newer version of Postroom"):
         upgrade(db.engine, older)
+
+
+def test_an_up_to_date_database_starts_without_loading_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    write_revisions(tmp_path / "migrations", REV1, REV2)
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from app.kernel.database import Database
+        from app.kernel.migrations import MigrationSource, upgrade
+        db = Database("sqlite:///{tmp_path / 'fast.sqlite3'}")
+        print(upgrade(db.engine, MigrationSource("demo", Path(r"{tmp_path / 'migrations'}"))),
+              "alembic" in sys.modules)
+    """)
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+            for _ in range(2)]
+    assert runs[0] == ["('0002',)", "True"]  # first start: migrated with alembic
+    assert runs[1] == ["('0002',)", "False"]  # next start: nothing to do, alembic never imported
