@@ -91,12 +91,11 @@ def open_session(app: QApplication, options: GlobalOptions, module_loader: Calla
         return None
 
     from app.kernel.boot import start_kernel
+    from app.kernel.bus import MessageBus
     from app.ui.bridge import QtBridge
     from app.ui.errors import ErrorReporter
     from app.ui.main_window import MainWindow
     from app.ui.theme import THEME_KEY, ThemeController
-
-    from app.kernel.bus import MessageBus
 
     bus = MessageBus()
     bridge = QtBridge(bus)  # before the modules start, so Activity shows how they started
