@@ -70,7 +70,8 @@ def _is_current(engine: Engine, source: MigrationSource) -> bool:
         return False
     try:
         with engine.connect() as connection:
-            stored = connection.execute(text(f"SELECT version_num FROM {source.version_table}"))  # noqa: S608 - checked name.scalars().all()
+            query = text(f"SELECT version_num FROM {source.version_table}")  # noqa: S608 - name checked above
+            stored = connection.execute(query).scalars().all()
     except Exception:
         return False  # no version table yet: a new database
     return set(stored) == heads
