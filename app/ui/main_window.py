@@ -277,4 +277,7 @@ class MainWindow(QMainWindow):
         except Exception:
             # Failing to remember the layout must never stop the user from quitting.
             log.exception("could not save the window state")
+        # Pages stop their background readers before the kernel closes the database under them.
+        for entry in self.pages:
+            entry.shutdown()
         super().closeEvent(event)

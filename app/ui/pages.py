@@ -40,6 +40,15 @@ class PageEntry:
             layout.addWidget(self.widget)
         return self.widget
 
+    def shutdown(self) -> None:
+        """Let a built page stop its threads and timers (optional ``shutdown()`` on the page widget)."""
+        stop = getattr(self.widget, "shutdown", None)
+        if callable(stop):
+            try:
+                stop()
+            except Exception:
+                log.exception("page %s failed to shut down", self.key)
+
     def rebuild(self, log_file: Path) -> QWidget:
         if self.widget is not None:
             self.widget.deleteLater()
