@@ -62,10 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page", default="", help="page title or key, e.g. Activity")
     parser.add_argument("--theme", choices=("system", "light", "dark"), default="")
     parser.add_argument("--demo-traffic", action="store_true", help="publish a few events and start a job")
+    parser.add_argument("--data-dir", default="", help="use this data folder (default: a new empty one)")
+    parser.add_argument("--delay", type=int, default=800, help="milliseconds to wait after the first paint")
     args = parser.parse_args(argv)
 
     app = create_application()
-    with tempfile.TemporaryDirectory(prefix="postroom-shot-") as folder:
+    with tempfile.TemporaryDirectory(prefix="postroom-shot-") as scratch:
+        folder = args.data_dir or scratch
         session = open_session(app, parse_global(["--data-dir", folder]), builtin_modules)
         if session is None:
             print("another Postroom owns the folder", file=sys.stderr)
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 app.quit()
 
             # Let the first paint, queued bus records and a few progress reports arrive before the grab.
-            window.first_painted.connect(lambda: QTimer.singleShot(800, save))
+            window.first_painted.connect(lambda: QTimer.singleShot(args.delay, save))
             app.exec()
         finally:
             session.close()

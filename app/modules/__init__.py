@@ -1,3 +1,5 @@
 """Built-in modules: the one place that names them, in the order they appear."""
 
-BUILTIN_MODULES: list[str] = []
+BUILTIN_MODULES: list[str] = [
+    "app.modules.contacts.module:MODULE",
+]

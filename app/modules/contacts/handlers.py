@@ -1,0 +1,99 @@
+"""Handlers of the contacts module's public commands; each is one unit of work that then publishes events."""
+
+from __future__ import annotations
+
+from app.kernel.bus import MessageBus
+from app.kernel.database import Database
+from app.kernel.registry import ModuleContext
+from app.modules.contacts import store
+from app.modules.contacts.addresses import InvalidAddress, parse_address
+from app.modules.contacts.messages import (
+    ConfirmSubscription,
+    ContactsChanged,
+    ContactSuppressed,
+    ContactUnsubscribed,
+    RecordActivity,
+    SubscriptionChanged,
+    SuppressAddress,
+    UnsubscribeContact,
+)
+from app.modules.contacts.models import Consent, Subscription
+
+
+class ContactsHandlers:
+    def __init__(self, db: Database, bus: MessageBus) -> None:
+        self.db = db
+        self.bus = bus
+
+    def register(self, context: ModuleContext) -> None:
+        context.handle(UnsubscribeContact, self.unsubscribe)
+        context.handle(SuppressAddress, self.suppress)
+        context.handle(ConfirmSubscription, self.confirm)
+        context.handle(RecordActivity, self.record_activity)
+
+    @staticmethod
+    def _clean(email: str) -> str:
+        try:
+            return parse_address(email).email
+        except InvalidAddress:
+            # A bounce or complaint may carry an address we would not import; still suppress it as written.
+            cleaned = email.replace("\x00", "").strip()
+            if "@" not in cleaned:
+                raise store.ContactsError(f"{email!r} is not an email address") from None
+            return cleaned
+
+    def unsubscribe(self, command: UnsubscribeContact) -> bool:
+        email = self._clean(command.email)
+        # Suppression leaves every list, so "everywhere" unsubscribes from all of them here, and each
+        # list that changes is announced (not only the one the command named).
+        scope = None if command.everywhere else command.list_id
+        with self.db.transaction() as session:
+            contact, changed = store.unsubscribe(session, email, scope)
+            newly = False
+            if command.everywhere:
+                newly = store.suppress(session, email, "unsubscribed", command.source)
+            contact_id = contact.id if contact else None
+        if contact_id is not None:
+            for list_id in changed:
+                self.bus.publish(SubscriptionChanged(contact_id=contact_id, list_id=list_id, status="unsubscribed"))
+            self.bus.publish(ContactsChanged(contact_ids=(contact_id,)))
+        if changed or newly:
+            self.bus.publish(ContactUnsubscribed(contact_id=contact_id, email=email,
+                                                 list_id=None if command.everywhere else command.list_id))
+        if newly:
+            self.bus.publish(ContactSuppressed(email=email, reason="unsubscribed"))
+        return contact_id is not None
+
+    def suppress(self, command: SuppressAddress) -> bool:
+        email = self._clean(command.email)
+        with self.db.transaction() as session:
+            # Unsubscribe first so the lists that change are known and announced; suppress() then finds
+            # nothing left to change.
+            contact, changed = store.unsubscribe(session, email, None)
+            newly = store.suppress(session, email, command.reason, command.detail)
+            contact_id = contact.id if contact is not None else None
+        if contact_id is not None:
+            for list_id in changed:
+                self.bus.publish(SubscriptionChanged(contact_id=contact_id, list_id=list_id, status="unsubscribed"))
+        if newly:
+            self.bus.publish(ContactSuppressed(email=email, reason=command.reason))
+        if newly or changed:
+            self.bus.publish(ContactsChanged(contact_ids=(contact_id,) if contact_id is not None else ()))
+        return newly
+
+    def confirm(self, command: ConfirmSubscription) -> bool:
+        with self.db.transaction() as session:
+            sub = session.get(Subscription, (command.contact_id, command.list_id))
+            if sub is None or sub.status != "unconfirmed":
+                return False
+            store.subscribe(session, command.contact_id, command.list_id, "subscribed")
+            session.add(Consent(contact_id=command.contact_id, list_id=command.list_id, method="double-opt-in",
+                                source="confirmation link", evidence=command.evidence))
+        self.bus.publish(SubscriptionChanged(contact_id=command.contact_id, list_id=command.list_id,
+                                             status="subscribed"))
+        self.bus.publish(ContactsChanged(contact_ids=(command.contact_id,)))
+        return True
+
+    def record_activity(self, command: RecordActivity) -> int:
+        with self.db.transaction() as session:
+            return store.record_activity(session, command.items)
