@@ -33,6 +33,9 @@ class PageSpec:
     icon: str = ""
     order: int = 100
     tooltip: str = ""
+    # File suffixes (".csv") the page opens when such files are dropped anywhere on the window;
+    # its widget then gets ``open_files(paths)``.
+    opens_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QPaintEvent
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+    QPaintEvent,
+)
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
@@ -58,7 +69,8 @@ class MainWindow(QMainWindow):
         self.pages: list[PageEntry] = [
             PageEntry(HOME, "Home", "home", lambda: HomePage(ctx, self.module_pages, self.show_page),
                       "Welcome, next steps and where your data lives"),
-            *(PageEntry(spec.key, spec.title, spec.icon, partial(spec.factory, ctx), spec.tooltip)
+            *(PageEntry(spec.key, spec.title, spec.icon, partial(spec.factory, ctx), spec.tooltip,
+                        opens_files=spec.opens_files)
               for spec in ctx.kernel.registry.pages),
             PageEntry(ACTIVITY, "Activity", "activity", lambda: ActivityPage(self.activity_model),
                       "Commands, events and errors on the message bus"),
@@ -73,6 +85,7 @@ class MainWindow(QMainWindow):
         self._restyle()
         self.sidebar.currentRowChanged.connect(self._on_row_changed)
         self._restore_state()
+        self.setAcceptDrops(True)
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -262,6 +275,45 @@ class MainWindow(QMainWindow):
         self.show()
         self.raise_()
         self.activateWindow()
+
+    # -- files dropped anywhere on the window ---------------------------------------------------------
+
+    def _page_for_files(self, event: QDropEvent | QDragEnterEvent | QDragMoveEvent,
+                        ) -> tuple[PageEntry, list[Path]] | None:
+        """The page that opens these dropped files, and the files (local, of a suffix it declared)."""
+        mime = event.mimeData()
+        if mime is None or not mime.hasUrls():
+            return None
+        paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+        for page in self.pages:
+            wanted = [path for path in paths if path.suffix.lower() in page.opens_files]
+            if wanted:
+                return page, wanted
+        return None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._page_for_files(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self._page_for_files(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        target = self._page_for_files(event)
+        if target is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        page, paths = target
+        self.show_page(page.key)
+        opener = getattr(page.ensure_built(self.ctx.paths.log_file), "open_files", None)
+        if callable(opener):
+            opener(paths)
 
     # -- Qt events ----------------------------------------------------------------------------------
 

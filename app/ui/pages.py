@@ -29,6 +29,7 @@ class PageEntry:
     icon: str
     factory: Callable[[], object]
     tooltip: str = ""
+    opens_files: tuple[str, ...] = ()
     holder: QWidget = field(default_factory=_holder)
     widget: QWidget | None = None
 

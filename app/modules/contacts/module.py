@@ -25,7 +25,8 @@ def setup(context: ModuleContext) -> None:
         context.log.exception("could not mark interrupted imports")
     ContactsHandlers(context.db, context.bus).register(context)
     context.add_page(PageSpec(key="contacts", title="Contacts", factory=_page, icon="contacts", order=10,
-                              tooltip="Your contacts, lists, segments and imports"))
+                              tooltip="Your contacts, lists, segments and imports",
+                              opens_files=(".csv", ".tsv", ".txt")))
     context.add_cli(CliCommand("contacts", "import, export, count and look up contacts",
                                lambda parser: cli.configure_contacts(parser, context)))
     context.add_cli(CliCommand("segments", "save and list segments",

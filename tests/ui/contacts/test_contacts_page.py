@@ -463,3 +463,32 @@ def test_export_writes_what_the_table_shows(qtbot: Any, tmp_path: Path, contacts
     assert lines[0].startswith("email,first_name,last_name")
     assert len(lines) == 11
     assert all(line.startswith("alan") for line in lines[1:])
+
+
+@pytest.mark.qt_log_ignore("This plugin does not support raise")  # the wizard raises itself; offscreen cannot
+def test_a_csv_dropped_anywhere_on_the_window_opens_the_import_on_the_contacts_page(
+        qtbot: Any, tmp_path: Path, ctx: UiContext) -> None:
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    window.show()
+    window.show_page("home")
+    sheet = tmp_path / "leads.csv"
+    sheet.write_text("email,first_name\nada@example.com,Ada\n", encoding="utf-8")
+    picture = tmp_path / "holiday.png"
+    picture.write_bytes(b"\x89PNG")
+    before = set(QApplication.topLevelWidgets())
+    assert drop(window, [picture]) == (False, False)  # type: ignore[arg-type]  # nobody opens pictures
+    assert window.current_page_key() == "home"
+    assert drop(window, [sheet]) == (True, True)  # type: ignore[arg-type]
+    assert window.current_page_key() == "contacts"
+    qtbot.waitUntil(lambda: any(type(w).__name__ == "ImportWizard" and w.isVisible()
+                                for w in QApplication.topLevelWidgets()), timeout=TIMEOUT)
+    for widget in QApplication.topLevelWidgets():
+        if widget not in before and widget is not window and widget.isVisible():
+            widget.close()
+    page = window.page_widget("contacts")
+    assert isinstance(page, ContactsPage)
+    page.shutdown()
+    window.close()

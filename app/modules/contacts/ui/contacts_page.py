@@ -339,6 +339,12 @@ class ContactsPage(QWidget):
         if dialog is not None:
             self._keep(dialog)
 
+    def open_files(self, paths: list[Path]) -> None:
+        """Files dropped anywhere on the window (the shell routes them here): import the first."""
+        if len(paths) > 1:
+            self.notice.show_text(f"Importing {paths[0].name}; drop the other files one at a time.", "info")
+        self.open_import(paths[0])
+
     def open_segment_builder(self) -> None:
         try:
             from app.modules.contacts.ui.segment_builder import SegmentBuilderDialog
