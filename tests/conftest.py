@@ -53,3 +53,21 @@ def _no_dangling_threads() -> Iterator[None]:
         time.sleep(0.05)
     names = ", ".join(t.name for t in leaked)
     pytest.fail(f"test left threads running: {names}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A private PostgreSQL (the team set-up), started once for the whole run."""
+    from tests.postgres import private_postgres
+
+    with private_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """An empty PostgreSQL database for one test."""
+    from tests.postgres import empty_database
+
+    empty_database(postgres_server)
+    return postgres_server
