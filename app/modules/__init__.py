@@ -2,4 +2,5 @@
 
 BUILTIN_MODULES: list[str] = [
     "app.modules.contacts.module:MODULE",
+    "app.modules.editor.module:MODULE",
 ]

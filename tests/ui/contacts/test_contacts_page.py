@@ -25,6 +25,7 @@ from app.ui import theme
 from app.ui.bridge import QtBridge
 from app.ui.context import UiContext
 from tests.conftest import MemoryKeyring
+from tests.qt_compat import drag_position
 
 FIRSTS = ("Ada", "Grace", "Alan", "Linus", "Margaret")
 TIMEOUT = 10_000
@@ -377,7 +378,7 @@ def drop(page: ContactsPage, paths: list[Path]) -> tuple[bool, bool]:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path)) for path in paths])
     point = QPointF(page.width() / 2, page.height() / 2)
-    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(drag_position(point), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(page, enter)
     dropped = QDropEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,

@@ -28,6 +28,7 @@ from app.modules.contacts.ui.import_wizard import (
 from app.ui.bridge import QtBridge
 from app.ui.context import UiContext
 from tests.conftest import MemoryKeyring
+from tests.qt_compat import drag_position
 
 TIMEOUT = 20_000
 
@@ -65,9 +66,9 @@ def drop(target: Any, path: Path) -> tuple[bool, bool]:
     mime.setUrls([QUrl.fromLocalFile(str(path))])
     point = QPointF(target.width() / 2, target.height() / 2)
     buttons, modifiers = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    enter = QDragEnterEvent(drag_position(point), Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(target, enter)
-    move = QDragMoveEvent(point, Qt.DropAction.CopyAction, mime, buttons, modifiers)
+    move = QDragMoveEvent(drag_position(point), Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(target, move)
     dropped = QDropEvent(point, Qt.DropAction.CopyAction, mime, buttons, modifiers)
     QApplication.sendEvent(target, dropped)

@@ -1,0 +1,64 @@
+"""Runs slow work (rendering, thumbnails, reads) on worker threads and hands results back on the GUI thread."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundWork(QObject):
+    """A small private pool; ``done`` callbacks run on the GUI thread, never after ``close()``."""
+
+    _finished = Signal(object)
+
+    def __init__(self, parent: QObject | None = None, *, workers: int = 2, name: str = "editor-work") -> None:
+        super().__init__(parent)
+        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._finished.connect(self._deliver)
+        self.in_flight = 0
+
+    def submit(self, work: Callable[[], Any], done: Callable[[Any], None],
+               failed: Callable[[BaseException], None] | None = None) -> bool:
+        """Start ``work``; False when the pool is already closed (the page is going away)."""
+        if self._pool is None:
+            return False
+        self.in_flight += 1
+        future = self._pool.submit(work)
+
+        def finished(f: Future[Any]) -> None:
+            with contextlib.suppress(RuntimeError):  # the owner is gone; nobody waits for this result
+                self._finished.emit((f, done, failed))
+
+        future.add_done_callback(finished)
+        return True
+
+    @Slot(object)
+    def _deliver(self, payload: tuple[Future[Any], Callable[[Any], None], Any]) -> None:
+        future, done, failed = payload
+        self.in_flight -= 1
+        if self._pool is None or future.cancelled():
+            return
+        error = future.exception()
+        if error is None:
+            done(future.result())
+        elif failed is not None:
+            failed(error)
+        else:
+            log.error("background work failed", exc_info=error)
+
+    @property
+    def busy(self) -> bool:
+        return self.in_flight > 0
+
+    def close(self) -> None:
+        """Wait for running work (short renders) and drop what has not started."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
