@@ -30,6 +30,9 @@ class Kernel:
     db: Database
     jobs: JobRunner
     registry: ModuleRegistry = field(default_factory=lambda: ModuleRegistry(()))
+    # True in the long-running app: modules then start their servers and loops (tracking endpoint,
+    # local outbox, sender). A one-shot command line run leaves them off.
+    runs_services: bool = False
     _log_handler: logging.Handler | None = None
 
     @property
@@ -80,10 +83,12 @@ def start_kernel(
     secrets_backend: Any | None = None,
     log_to_file: bool = True,
     bus: MessageBus | None = None,
+    services: bool = False,
 ) -> Kernel:
     """Build the kernel and start ``modules``; never raises because of one module.
 
-    Pass ``bus`` to observe it (the Qt bridge, the Activity page) before the modules start.
+    Pass ``bus`` to observe it (the Qt bridge, the Activity page) before the modules start, and
+    ``services=True`` in the long-running app so modules start their servers and background loops.
     Raises :class:`DatabaseUnavailable` when the database cannot be opened.
     """
     paths.ensure()
@@ -107,6 +112,7 @@ def start_kernel(
         secrets=SecretStore(secrets_backend),
         db=db,
         jobs=JobRunner(bus),
+        runs_services=services,
         _log_handler=handler,
     )
     log.info("Postroom starting", extra={"version": __version__, "database": db.display_url()})

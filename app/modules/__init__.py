@@ -3,4 +3,5 @@
 BUILTIN_MODULES: list[str] = [
     "app.modules.contacts.module:MODULE",
     "app.modules.editor.module:MODULE",
+    "app.modules.stats.module:MODULE",
 ]

@@ -101,7 +101,7 @@ def open_session(app: QApplication, options: GlobalOptions, module_loader: Calla
     bridge = QtBridge(bus)  # before the modules start, so Activity shows how they started
     try:
         kernel = start_kernel(paths, database_url=options.database_url, modules=module_loader(),
-                              bus=bus, **kernel_options)
+                              bus=bus, services=True, **kernel_options)
     except Exception:
         bridge.close()
         guard.close()

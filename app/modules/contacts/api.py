@@ -192,3 +192,9 @@ def custom_fields(db: Database) -> list[FieldInfo]:
     with db.read() as session:
         return [FieldInfo(f.key, f.label, f.type, tuple(f.choices or ()))
                 for f in session.scalars(select(CustomField).order_by(CustomField.label))]
+
+
+def contact_email(db: Database, contact_id: int) -> str | None:
+    """The address of a contact (tracking tokens carry only the id)."""
+    with db.read() as session:
+        return session.scalar(select(Contact.email).where(Contact.id == contact_id))

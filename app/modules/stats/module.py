@@ -1,0 +1,40 @@
+"""The stats module's declaration: the tracking endpoint, its ingest and sync, the Tracking page and commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.kernel.registry import CliCommand, ModuleContext, ModuleSpec, PageSpec
+
+
+def _page(ui_context: object, service: object) -> object:
+    from app.modules.stats.ui.tracking_page import TrackingPage
+
+    return TrackingPage(ui_context, service)
+
+
+def setup(context: ModuleContext) -> None:
+    from app.modules.stats import cli
+    from app.modules.stats.service import StatsService
+
+    service = StatsService(context)
+    service.register(context)
+    if context.kernel.runs_services:  # a one-shot command serves nothing (`tracker serve` runs its own)
+        service.start()
+    context.on_teardown(service.stop)
+    context.add_page(PageSpec(key="stats", title="Tracking", factory=lambda ui: _page(ui, service), icon="stats",
+                              order=60,
+                              tooltip="The tracking endpoint: opens, clicks, unsubscribes and incoming events"))
+    context.add_cli(CliCommand("tracker", "the tracking endpoint: serve, sync, keys, tokens, status",
+                               lambda parser: cli.configure_tracker(parser, context, service)))
+
+
+MODULE = ModuleSpec(
+    name="stats",
+    title="Statistics",
+    setup=setup,
+    requires=("contacts",),
+    migrations=Path(__file__).parent / "migrations",
+    description="The tracking endpoint (opens, clicks, unsubscribes, preferences, web views, incoming events), "
+                "its sync with a remote endpoint, and (later) reports.",
+)

@@ -1,0 +1,1 @@
+"""The stats module's pages (the only part of it that imports Qt)."""
