@@ -33,11 +33,19 @@ class Kernel:
     # True in the long-running app: modules then start their servers and loops (tracking endpoint,
     # local outbox, sender). A one-shot command line run leaves them off.
     runs_services: bool = False
+    _services_started: bool = False
     _log_handler: logging.Handler | None = None
 
     @property
     def statuses(self) -> list[ModuleStatus]:
         return self.registry.statuses
+
+    def start_services(self) -> list[tuple[str, str]]:
+        """Start the modules' servers and loops (once); the app calls this after its window is shown."""
+        if not self.runs_services or self._services_started:
+            return []
+        self._services_started = True
+        return self.registry.start_services()
 
     def close(self) -> None:
         """Stop modules, wait for jobs, release the database; safe to call twice."""
@@ -84,11 +92,13 @@ def start_kernel(
     log_to_file: bool = True,
     bus: MessageBus | None = None,
     services: bool = False,
+    defer_services: bool = False,
 ) -> Kernel:
     """Build the kernel and start ``modules``; never raises because of one module.
 
     Pass ``bus`` to observe it (the Qt bridge, the Activity page) before the modules start, and
-    ``services=True`` in the long-running app so modules start their servers and background loops.
+    ``services=True`` in the long-running app so modules start their servers and background loops (at once, or
+    when the caller runs ``kernel.start_services()`` if ``defer_services``: the window shows first).
     Raises :class:`DatabaseUnavailable` when the database cannot be opened.
     """
     paths.ensure()
@@ -118,4 +128,6 @@ def start_kernel(
     log.info("Postroom starting", extra={"version": __version__, "database": db.display_url()})
     kernel.registry = ModuleRegistry(list(modules))
     kernel.registry.start_all(kernel)
+    if services and not defer_services:
+        kernel.start_services()
     return kernel

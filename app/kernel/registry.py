@@ -97,6 +97,7 @@ class ModuleContext:
         self.pages: list[PageSpec] = []
         self.settings_pages: list[SettingsPageSpec] = []
         self.cli_commands: list[CliCommand] = []
+        self.service_starters: list[Callable[[], None]] = []
         self._disposers: list[Callable[[], None]] = []
 
     def handle(self, command_type: type[C], handler: Callable[[C], Any]) -> None:
@@ -116,6 +117,13 @@ class ModuleContext:
 
     def on_teardown(self, teardown: Teardown) -> None:
         self._disposers.append(teardown)
+
+    def on_services(self, start: Callable[[], None]) -> None:
+        """Start a server or background loop, only in the long-running app (see ``Kernel.start_services``).
+
+        Stop it with ``on_teardown``; teardown must cope with a service that never started.
+        """
+        self.service_starters.append(start)
 
     def dispose(self) -> None:
         while self._disposers:
@@ -217,6 +225,18 @@ class ModuleRegistry:
 
     def status(self, name: str) -> ModuleStatus | None:
         return next((status for status in self.statuses if status.name == name), None)
+
+    def start_services(self) -> list[tuple[str, str]]:
+        """Run every started module's service starters; returns (module, reason) for those that failed."""
+        failures = []
+        for context in self.contexts:
+            for start in context.service_starters:
+                try:
+                    start()
+                except Exception as exc:
+                    log.exception("a service of module %s failed to start", context.name)
+                    failures.append((context.name, f"{type(exc).__name__}: {exc}"))
+        return failures
 
     @property
     def pages(self) -> list[PageSpec]:

@@ -101,7 +101,7 @@ def open_session(app: QApplication, options: GlobalOptions, module_loader: Calla
     bridge = QtBridge(bus)  # before the modules start, so Activity shows how they started
     try:
         kernel = start_kernel(paths, database_url=options.database_url, modules=module_loader(),
-                              bus=bus, services=True, **kernel_options)
+                              bus=bus, services=True, defer_services=True, **kernel_options)
     except Exception:
         bridge.close()
         guard.close()
@@ -113,6 +113,8 @@ def open_session(app: QApplication, options: GlobalOptions, module_loader: Calla
     window = MainWindow(ctx)
     errors.set_window(window)
     guard.activation_requested.connect(window.activate)
+    # Servers and loops (tracking endpoint, local outbox, sender) start once the window is on screen.
+    window.first_painted.connect(lambda: QTimer.singleShot(100, kernel.start_services))
     return GuiSession(app, guard, kernel, bridge, theme, errors, ctx, window)
 
 

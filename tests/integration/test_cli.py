@@ -15,6 +15,7 @@ import pytest
 from app import __version__
 from app.cli import CliError, CliResult, parse_global, run_cli
 from app.kernel.boot import start_kernel
+from app.kernel.paths import AppPaths
 from app.kernel.registry import CliCommand, ModuleContext, ModuleSpec
 from tests.conftest import MemoryKeyring
 
@@ -124,3 +125,31 @@ def test_a_disabled_module_says_why_its_command_is_missing(tmp_path: Path) -> No
     code, _, err = run(tmp_path, "editor", "list")
     assert code == 1
     assert "the editor module is disabled: RuntimeError: cannot read the template folder" in err
+
+
+def test_a_one_shot_command_starts_no_servers(tmp_path: Path) -> None:
+    """`postroom ...` must not open ports or start loops: only the app runs the modules' services."""
+    started: list[str] = []
+
+    def serving_module() -> ModuleSpec:
+        def setup(context: ModuleContext) -> None:
+            context.on_services(lambda: started.append("server"))
+
+        return ModuleSpec(name="serving", title="Serving", setup=setup)
+
+    def factory(paths, **kwargs):  # type: ignore[no-untyped-def]
+        return start_kernel(paths, secrets_backend=MemoryKeyring(), log_to_file=False, **kwargs)
+
+    code = run_cli(parse_global(["--data-dir", str(tmp_path), "modules"]), [serving_module()],
+                   out=io.StringIO(), err=io.StringIO(), kernel_factory=factory)
+    assert code == 0
+    assert started == []
+    app_kernel = start_kernel(AppPaths.inside(tmp_path), modules=[serving_module()], secrets_backend=MemoryKeyring(),
+                              log_to_file=False, services=True, defer_services=True)
+    try:
+        assert started == []  # deferred until the window is up
+        app_kernel.start_services()
+        app_kernel.start_services()  # once only
+        assert started == ["server"]
+    finally:
+        app_kernel.close()

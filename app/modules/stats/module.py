@@ -19,8 +19,8 @@ def setup(context: ModuleContext) -> None:
 
     service = StatsService(context)
     service.register(context)
-    if context.kernel.runs_services:  # a one-shot command serves nothing (`tracker serve` runs its own)
-        service.start()
+    # Only in the app, and after its window is up: a one-shot command serves nothing (`tracker serve` runs its own).
+    context.on_services(service.start)
     context.on_teardown(service.stop)
     context.add_page(PageSpec(key="stats", title="Tracking", factory=lambda ui: _page(ui, service), icon="stats",
                               order=60,
