@@ -7,6 +7,10 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import multiprocessing
+
+    # The sender runs in a spawned process; a frozen bundle must hand that child its work, not a new window.
+    multiprocessing.freeze_support()
     from app.cli import builtin_modules, parse_global, run_cli
 
     args = list(sys.argv[1:] if argv is None else argv)

@@ -4,4 +4,5 @@ BUILTIN_MODULES: list[str] = [
     "app.modules.contacts.module:MODULE",
     "app.modules.editor.module:MODULE",
     "app.modules.stats.module:MODULE",
+    "app.modules.delivery.module:MODULE",
 ]

@@ -1,1 +1,1 @@
-"""Delivery: accounts, the local outbox, the background sender, bounces (issue 4; not built yet)."""
+"""Delivery: sender identities, SMTP accounts, a durable per-recipient outbox, the built-in local outbox."""

@@ -1,0 +1,243 @@
+"""Public messages of the delivery module: commands other modules and the UI execute, and the events it publishes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.kernel.messages import Command, Event
+
+# -- what a run sends --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageContent:
+    """An editor template (``template_id``, optionally pinned to ``template_version``), or Jinja2 HTML and text.
+
+    Templates see ``contact`` (email, first_name, last_name, language, time_zone, fields and the custom fields
+    by key), ``sender`` (name, email, reply_to, postal_address), ``campaign`` (id, name) and ``unsubscribe_url``,
+    ``preferences_url``, ``webview_url`` (the editor's names).
+    """
+
+    subject: str
+    campaign_name: str = ""
+    # With the stats module installed: rewrite links to be counted, add the open pixel, keep each web view.
+    track_opens: bool = True
+    track_clicks: bool = True
+    keep_webviews: bool = True
+    preheader: str = ""
+    template_id: int | None = None
+    template_version: int | None = None
+    html: str = ""
+    text: str = ""  # derived from the HTML once per run when empty
+
+
+@dataclass(frozen=True, kw_only=True)
+class AudienceSpec:
+    """Who a run goes to (the contacts module's ``Audience``, as plain ids)."""
+
+    lists: tuple[int, ...] = ()
+    segments: tuple[int, ...] = ()
+    exclude_lists: tuple[int, ...] = ()
+    exclude_segments: tuple[int, ...] = ()
+
+
+# -- runs ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartRun(Command[int]):
+    """Send ``content`` to ``audience`` now; returns the run id. Account and identity default to the defaults."""
+
+    audience: AudienceSpec
+    content: MessageContent
+    campaign_id: int | None = None
+    identity_id: int | None = None
+    account_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PauseRun(Command[bool]):
+    run_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResumeRun(Command[bool]):
+    run_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelRun(Command[bool]):
+    """Stop for good; recipients not yet sent stay queued (visible in the log), nobody else is mailed."""
+
+    run_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResendUnknown(Command[int]):
+    """On the user's say only: send again to the recipients whose outcome is unknown; returns how many."""
+
+    run_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinishRun(Command[bool]):
+    """Finish a run whose only open recipients are ``unknown``, leaving them recorded as unknown."""
+
+    run_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResumePendingRuns(Command[int]):
+    """Start the sender for runs left in state ``sending`` (after a restart); returns how many there are.
+
+    The window (or ``postroom delivery run``) executes this once it is up; the command line does not, so a
+    quick ``postroom outbox list`` never starts sending.
+    """
+
+
+# -- accounts, identities, tests --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaveAccount(Command[int]):
+    """Create (``account_id`` None) or change an SMTP account; the password goes to the keyring."""
+
+    name: str
+    host: str
+    port: int
+    tls: str  # ssl | starttls | none (127.0.0.1 only)
+    username: str = ""
+    password: str | None = None  # None keeps the stored one
+    per_second: float | None = None
+    per_hour: int | None = None
+    per_day: int | None = None
+    connections: int = 4
+    enabled: bool = True
+    account_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveAccount(Command[bool]):
+    account_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionReport:
+    ok: bool
+    steps: tuple[str, ...]
+    error: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestAccount(Command[ConnectionReport]):
+    """Connect, secure, log in and quit (blocks for the round trips: run it from a job in the window)."""
+
+    __test__ = False  # not a pytest class
+    account_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaveIdentity(Command[int]):
+    from_email: str
+    from_name: str = ""
+    reply_to: str = ""
+    postal_address: str = ""
+    bounce_address: str = ""
+    dkim_selector: str = ""
+    identity_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DkimKeyInfo:
+    domain: str
+    selector: str
+    dns_name: str
+    dns_value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateDkimKey(Command[DkimKeyInfo]):
+    """Generate a 2048-bit key for ``domain`` (private part in the keyring); returns the TXT record to publish."""
+
+    domain: str
+    selector: str = "postroom"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestSendResult:
+    ok: bool
+    reply: str
+    message_id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendTestMessage(Command[TestSendResult]):
+    """Send one message now (the editor's "Send test"); blocks for the SMTP round trips, so call it from a job.
+
+    Merge fields are filled from ``contact`` (defaults: the recipient's address and empty names).
+    """
+
+    __test__ = False
+    to: str
+    subject: str
+    html: str
+    text: str = ""
+    identity_id: int | None = None
+    account_id: int | None = None
+    contact: dict[str, Any] = field(default_factory=dict)
+
+
+# -- events ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStateChanged(Event):
+    run_id: int
+    campaign_id: int | None
+    state: str  # queued, sending, paused, cancelled, finished
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunProgress(Event):
+    """Counts per recipient state, the rate over the last ten seconds, and the audience size once counted."""
+
+    run_id: int
+    campaign_id: int | None
+    counts: dict[str, int]
+    rate_per_second: float
+    total: int | None = None
+    eta_seconds: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecipientFailed(Event):
+    """A recipient failed for good, or was refused in a way that paused the run (``outcome`` says which)."""
+
+    run_id: int
+    campaign_id: int | None
+    recipient_id: int
+    outcome: str  # hard, failed, expired, content, suppressed, policy
+    reply: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountsChanged(Event):
+    """Accounts or identities were added, changed or removed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboxReceived(Event):
+    """The built-in outbox stored a message."""
+
+    message_id: int
+    subject: str
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SenderStopped(Event):
+    """The background sender stopped on an error (runs stay as they are; it restarts on the next command)."""
+
+    reason: str

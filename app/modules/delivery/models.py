@@ -1,0 +1,160 @@
+"""Tables of the delivery module (internal: other modules use messages.py and api.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.kernel.database import Base
+
+RUN_STATES = ("queued", "sending", "paused", "cancelled", "finished")
+RECIPIENT_STATES = ("queued", "sending", "sent", "deferred", "failed", "unknown")
+TLS_MODES = ("ssl", "starttls", "none")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Identity(Base):
+    """Who a message is from: the From name and address, the reply-to, and the postal address of the footer."""
+
+    __tablename__ = "delivery_identity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    from_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    from_email: Mapped[str] = mapped_column(String(320))
+    reply_to: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    postal_address: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Envelope sender base ("bounces@example.com"); each message gets bounces+<run>-<recipient>-<check>@...
+    bounce_address: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    dkim_selector: Mapped[str] = mapped_column(String(63), default="", server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DkimKey(Base):
+    """A DKIM key per domain and selector; the private key lives in the keyring (``dkim:<domain>:<selector>``)."""
+
+    __tablename__ = "delivery_dkim_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253))
+    selector: Mapped[str] = mapped_column(String(63))
+    public_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("domain", "selector"),)
+
+
+class Account(Base):
+    """An SMTP account. The password is in the keyring under ``smtp:<id>``, never in this table."""
+
+    __tablename__ = "delivery_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer)
+    tls: Mapped[str] = mapped_column(String(8))  # ssl | starttls | none (127.0.0.1 only)
+    username: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    per_second: Mapped[float | None] = mapped_column(Float, nullable=True)
+    per_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    connections: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
+    warmup_started_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # The built-in outbox: its port is chosen when the app starts, so the row keeps none.
+    is_local_outbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Run(Base):
+    """One send of one campaign (or of one variant): what is sent, to whom, and how far it got."""
+
+    __tablename__ = "delivery_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("delivery_identity.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("delivery_account.id"))
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version_key: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    state: Mapped[str] = mapped_column(String(12), default="queued", server_default="queued")
+    pause_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Last contact id copied into delivery_recipient, moved in the same transaction as the copy.
+    audience_checkpoint: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    audience_done: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    audience_total: Mapped[int | None] = mapped_column(Integer, nullable=True)  # counted when the run starts
+    nonce: Mapped[str] = mapped_column(String(16), default="", server_default="")
+
+    __table_args__ = (Index("ix_delivery_run_state", "state", "id"),)
+
+
+class Recipient(Base):
+    """One person of one run. ``sending`` is committed before the SMTP transaction starts."""
+
+    __tablename__ = "delivery_recipient"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("delivery_run.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(Integer)
+    email: Mapped[str] = mapped_column(String(320))
+    # Merge data as it was when the run reached this contact; cleared once the recipient is sent or failed.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    state: Mapped[str] = mapped_column(String(10), default="queued", server_default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Seconds since the epoch (UTC): compared on every claim, so kept as plain numbers.
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    first_attempt_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reply_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reply_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="", server_default="")  # hard, soft, policy, ...
+    message_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # An outcome other modules must hear about, not yet told: 2 a failure (a hard bounce must be suppressed
+    # soon), 1 a sent message (timeline), 0 nothing. The order is the order they are told in.
+    report_pending: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "contact_id"),
+        Index("ix_delivery_recipient_run_state", "run_id", "state", "next_attempt_at", "id"),
+        Index("ix_delivery_recipient_account_time", "account_id", "finished_at"),
+        Index("ix_delivery_recipient_report", "report_pending", "id",
+              sqlite_where=text("report_pending > 0"), postgresql_where=text("report_pending > 0")),
+    )
+
+
+class OutboxMessage(Base):
+    """A message the built-in outbox received (the raw bytes, zlib-compressed)."""
+
+    __tablename__ = "delivery_outbox_message"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    mail_from: Mapped[str] = mapped_column(String(512), default="", server_default="")
+    rcpt_to: Mapped[str] = mapped_column(Text, default="", server_default="")
+    subject: Mapped[str] = mapped_column(Text, default="", server_default="")
+    size: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)

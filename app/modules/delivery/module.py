@@ -1,0 +1,49 @@
+"""The delivery module's declaration: tables, handlers, the built-in outbox, the sender and the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.kernel.registry import CliCommand, ModuleContext, ModuleSpec, PageSpec
+from app.modules.delivery.messages import SendTestMessage
+
+
+def _page(ui_context: object) -> object:
+    from app.modules.delivery.ui.delivery_page import DeliveryPage
+
+    return DeliveryPage(ui_context)
+
+
+def setup(context: ModuleContext) -> None:
+    from app.modules.delivery import accounts, cli, links
+    from app.modules.delivery.handlers import DeliveryService
+    from app.modules.delivery.testsend import send_test
+
+    with context.db.transaction() as session:
+        accounts.ensure_defaults(session)
+    service = DeliveryService(context, link_key=links.load_or_create_key(context.secrets, context.paths.data_dir))
+    service.register(context)
+    context.handle(SendTestMessage, lambda command: send_test(service, command))
+    # Teardowns run last-in, first-out: the sender stops first, then the reporter, then the outbox.
+    context.on_teardown(service.outbox.stop)
+    context.on_teardown(service.reporter.close)
+    context.on_teardown(service.host.stop)
+    context.on_services(service.start_services)  # only in the app, after its window shows; never in a command
+    context.add_page(PageSpec(key="delivery", title="Delivery", factory=_page, icon="delivery", order=40,
+                              tooltip="Sends in progress, their per-recipient log, and the built-in outbox"))
+    context.add_cli(CliCommand("smtp", "add, list and test SMTP accounts",
+                               lambda parser: cli.configure_smtp(parser, context, service)))
+    context.add_cli(CliCommand("outbox", "messages the built-in outbox received",
+                               lambda parser: cli.configure_outbox(parser, context)))
+    context.add_cli(CliCommand("delivery", "send runs, their status, test messages, DKIM keys",
+                               lambda parser: cli.configure_delivery(parser, context, service)))
+
+
+MODULE = ModuleSpec(
+    name="delivery",
+    title="Delivery",
+    setup=setup,
+    requires=("contacts",),
+    migrations=Path(__file__).parent / "migrations",
+    description="Sender identities, SMTP accounts, the built-in outbox and a safe background sender.",
+)

@@ -1,0 +1,1 @@
+"""The delivery module's pages (the only part of it that imports Qt)."""
