@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QFont
 
 from app.kernel.database import Database
 from app.modules.contacts.contact_window import ContactWindow
 from app.modules.contacts.queries import ContactFilter, ContactRow, ContactSort
 from app.ui import theme
+from app.ui.background import BackgroundWork
 
 log = logging.getLogger(__name__)
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -30,54 +29,11 @@ SLOW_READ_MS = 40.0
 NEAR_ROWS = 2_000  # without an anchor this close, a read goes to the background instead of seeking
 
 
-class BackgroundReader(QObject):
-    """Runs read-only functions on two worker threads and hands their results back on the GUI thread."""
-
-    _finished = Signal(object)
+class BackgroundReader(BackgroundWork):
+    """Reads for the contacts page on two worker threads, answered on the GUI thread."""
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=2,
-                                                                   thread_name_prefix="contacts-read")
-        self._finished.connect(self._deliver)
-        self.in_flight = 0
-
-    def submit(self, work: Callable[[], Any], done: Callable[[Any], None],
-               failed: Callable[[BaseException], None] | None = None) -> None:
-        if self._pool is None:
-            return
-        self.in_flight += 1
-        future = self._pool.submit(work)
-
-        def finished(f: Future[Any]) -> None:
-            with contextlib.suppress(RuntimeError):  # the page is gone; nobody is waiting for this result
-                self._finished.emit((f, done, failed))
-
-        future.add_done_callback(finished)
-
-    @Slot(object)
-    def _deliver(self, payload: tuple[Future[Any], Callable[[Any], None], Any]) -> None:
-        future, done, failed = payload
-        self.in_flight -= 1
-        if self._pool is None or future.cancelled():
-            return
-        error = future.exception()
-        if error is None:
-            done(future.result())
-        elif failed is not None:
-            failed(error)
-        else:
-            log.error("background read failed", exc_info=error)
-
-    @property
-    def busy(self) -> bool:
-        return self.in_flight > 0
-
-    def close(self) -> None:
-        """Wait for running reads (they are short) and drop the ones not started."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        super().__init__(parent, workers=2, name="contacts-read")
 
 
 @dataclass

@@ -33,8 +33,8 @@ from app.modules.delivery.messages import (
     RunProgress,
     RunStateChanged,
 )
-from app.modules.delivery.ui.background import BackgroundRead
 from app.modules.delivery.ui.outbox_view import OutboxView
+from app.ui.background import BackgroundWork
 from app.ui.widgets import label
 
 _ID = Qt.ItemDataRole.UserRole
@@ -59,7 +59,7 @@ class DeliveryPage(QWidget):
         super().__init__(parent)
         self.setObjectName("DeliveryPage")
         self._ctx = ctx
-        self._reads = BackgroundRead(self)
+        self._reads = BackgroundWork(self, name="delivery-read")
         self.runs = QTableWidget(0, len(RUN_COLUMNS))
         self.runs.setObjectName("DeliveryRuns")
         self.runs.setHorizontalHeaderLabels(list(RUN_COLUMNS))
@@ -137,7 +137,7 @@ class DeliveryPage(QWidget):
 
     def reload(self) -> None:
         db = self._ctx.db
-        self._reads.read("runs", lambda: api.list_runs(db, limit=100), self._fill_runs)
+        self._reads.submit_latest("runs", lambda: api.list_runs(db, limit=100), self._fill_runs)
 
     def _fill_runs(self, runs: list[api.RunStatus]) -> None:
         selected = self.selected_run()
@@ -233,7 +233,7 @@ class DeliveryPage(QWidget):
             self.log.setRowCount(0)
             return
         db = self._ctx.db
-        self._reads.read("log", lambda: api.recipient_log(db, run_id, state=state, search=search, limit=1000),
+        self._reads.submit_latest("log", lambda: api.recipient_log(db, run_id, state=state, search=search, limit=1000),
                          self._fill_log)
 
     def _fill_log(self, entries: list[api.RecipientEntry]) -> None:
@@ -274,7 +274,8 @@ class DeliveryPage(QWidget):
                     written, after = written + len(entries), entries[-1].id
             return written
 
-        self._reads.read("export", write, lambda n: self._ctx.show_status(f"Exported {n:,} recipients to {path}"))
+        self._reads.submit_latest("export", write,
+                                  lambda n: self._ctx.show_status(f"Exported {n:,} recipients to {path}"))
 
     def shutdown(self) -> None:
         self._reads.close()

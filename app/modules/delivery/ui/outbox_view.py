@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.modules.delivery import api
 from app.modules.delivery.messages import OutboxReceived
-from app.modules.delivery.ui.background import BackgroundRead
+from app.ui.background import BackgroundWork
 from app.ui.widgets import label
 
 _ID = Qt.ItemDataRole.UserRole
@@ -35,7 +35,7 @@ def _size(n: int) -> str:
 class OutboxView(QWidget):
     """A searchable list of received messages and a viewer (message, text, headers, source)."""
 
-    def __init__(self, ctx: Any, reads: BackgroundRead, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: Any, reads: BackgroundWork, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("DeliveryOutbox")
         self._ctx = ctx
@@ -88,7 +88,8 @@ class OutboxView(QWidget):
 
     def reload(self) -> None:
         db, search = self._ctx.db, self.search.text().strip()
-        self._reads.read("outbox", lambda: (api.list_outbox(db, 500, search), api.count_outbox(db)), self._fill)
+        self._reads.submit_latest("outbox", lambda: (api.list_outbox(db, 500, search), api.count_outbox(db)),
+                                  self._fill)
 
     def _fill(self, result: tuple[list[api.OutboxSummary], int]) -> None:
         rows, total = result
@@ -114,7 +115,7 @@ class OutboxView(QWidget):
         if message_id is None:
             return
         db = self._ctx.db
-        self._reads.read("outbox-message", lambda: api.get_outbox_message(db, message_id), self._show)
+        self._reads.submit_latest("outbox-message", lambda: api.get_outbox_message(db, message_id), self._show)
 
     def _show(self, message: api.OutboxDetail | None) -> None:
         if message is None:

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.modules.editor.api import TemplateProblem, compile_document
 from app.modules.editor.brand import BrandKit
 from app.modules.editor.document import Document
-from app.modules.editor.ui.worker import BackgroundWork
+from app.ui.background import BackgroundWork
 
 log = logging.getLogger(__name__)
 CHECK_DELAY_MS = 600

@@ -32,7 +32,7 @@ from app.modules.editor.ui.email_paint import ImageCache
 from app.modules.editor.ui.palette import Palette
 from app.modules.editor.ui.prop_editors import EditorServices
 from app.modules.editor.ui.properties import PropertyPanel
-from app.modules.editor.ui.worker import BackgroundWork
+from app.ui.background import BackgroundWork
 
 log = logging.getLogger(__name__)
 # Which brand kit colour a block's empty colour property stands for, by block type and property.

@@ -22,7 +22,7 @@ from app.modules.editor.ui.designer import Designer
 from app.modules.editor.ui.email_paint import ImageCache
 from app.modules.editor.ui.library import Library
 from app.modules.editor.ui.notice import Notice
-from app.modules.editor.ui.worker import BackgroundWork
+from app.ui.background import BackgroundWork
 
 log = logging.getLogger(__name__)
 RELOAD_DELAY_MS = 150

@@ -27,8 +27,8 @@ from app.modules.editor.document import Document
 from app.modules.editor.ui.email_paint import ImageCache
 from app.modules.editor.ui.glyphs import glyph
 from app.modules.editor.ui.thumbnails import draw_email
-from app.modules.editor.ui.worker import BackgroundWork
 from app.ui import theme
+from app.ui.background import BackgroundWork
 from app.ui.widgets import label
 
 log = logging.getLogger(__name__)

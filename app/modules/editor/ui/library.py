@@ -35,7 +35,7 @@ from app.modules.editor.ui.email_paint import ImageCache
 from app.modules.editor.ui.glyphs import glyph
 from app.modules.editor.ui.library_view import INFO_ROLE, TemplateGrid, TemplateModel
 from app.modules.editor.ui.thumbnails import write_thumbnail
-from app.modules.editor.ui.worker import BackgroundWork
+from app.ui.background import BackgroundWork
 from app.ui.widgets import label
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from app.modules.editor.ui.contact_source import SAMPLE_CONTACT, ContactSource, 
 from app.modules.editor.ui.glyphs import glyph
 from app.modules.editor.ui.preview_send import TestSender
 from app.modules.editor.ui.prop_editors import SegmentedField
-from app.modules.editor.ui.worker import BackgroundWork
 from app.ui import theme
+from app.ui.background import BackgroundWork
 from app.ui.widgets import label
 
 log = logging.getLogger(__name__)

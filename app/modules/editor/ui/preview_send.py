@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QInputDialog, QLineEdit, QWidget
 
 from app.modules.editor.api import RenderedMessage
 from app.modules.editor.ui.contact_source import PreviewContact
-from app.modules.editor.ui.worker import BackgroundWork
+from app.ui.background import BackgroundWork
 
 UNAVAILABLE = "Sending a test needs the delivery module"
 ADDRESS_KEY = "editor.test_address"

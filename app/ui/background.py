@@ -1,8 +1,9 @@
-"""Runs slow work (rendering, thumbnails, reads) on worker threads and hands results back on the GUI thread."""
+"""Runs slow work (database reads, renders) on worker threads and hands results back on the GUI thread."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,14 +15,16 @@ log = logging.getLogger(__name__)
 
 
 class BackgroundWork(QObject):
-    """A small private pool; ``done`` callbacks run on the GUI thread, never after ``close()``."""
+    """A small private pool for one page; ``done`` callbacks run on the GUI thread, never after ``close()``."""
 
     _finished = Signal(object)
 
-    def __init__(self, parent: QObject | None = None, *, workers: int = 2, name: str = "editor-work") -> None:
+    def __init__(self, parent: QObject | None = None, *, workers: int = 2, name: str = "page-work") -> None:
         super().__init__(parent)
         self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._finished.connect(self._deliver)
+        self._tickets = itertools.count(1)
+        self._latest: dict[str, int] = {}
         self.in_flight = 0
 
     def submit(self, work: Callable[[], Any], done: Callable[[Any], None],
@@ -38,6 +41,18 @@ class BackgroundWork(QObject):
 
         future.add_done_callback(finished)
         return True
+
+    def submit_latest(self, key: str, work: Callable[[], Any], done: Callable[[Any], None],
+                      failed: Callable[[BaseException], None] | None = None) -> bool:
+        """Like ``submit``, but only the newest request under ``key`` is answered: a slow old read never wins."""
+        ticket = next(self._tickets)
+        self._latest[key] = ticket
+
+        def if_latest(result: Any) -> None:
+            if self._latest.get(key) == ticket:
+                done(result)
+
+        return self.submit(work, if_latest, failed)
 
     @Slot(object)
     def _deliver(self, payload: tuple[Future[Any], Callable[[Any], None], Any]) -> None:
@@ -58,7 +73,7 @@ class BackgroundWork(QObject):
         return self.in_flight > 0
 
     def close(self) -> None:
-        """Wait for running work (short renders) and drop what has not started."""
+        """Wait for running work (it is short) and drop what has not started."""
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
