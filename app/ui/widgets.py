@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStyle, QToolButton, QVBoxLayout, QWidget
 
 from app.ui import icons, theme
 
@@ -98,3 +98,48 @@ def centered_page(inner: QWidget, max_width: int = 920) -> QWidget:
     row.addWidget(inner, 1)
     row.addStretch(0)
     return outer
+
+
+class Notice(QFrame):
+    """A one-line message strip above a page's content (information or a problem) with a close button.
+
+    Problems stay until dismissed; information hides after ``info_ms`` (0: stays) unless a call says otherwise.
+    ``boxed`` draws a rounded box (inside a page) instead of a strip along the top edge.
+    """
+
+    def __init__(self, parent: QWidget | None = None, *, info_ms: int = 4000, boxed: bool = False) -> None:
+        super().__init__(parent)
+        self.setObjectName("Notice")
+        self._info_ms = info_ms
+        self._boxed = boxed
+        row = QHBoxLayout(self)
+        row.setContentsMargins(12, 6, 6, 6)
+        self.text = label("", wrap=True, selectable=True)
+        row.addWidget(self.text, 1)
+        close = QToolButton()
+        close.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self._timer = QTimer(self, singleShot=True)
+        self._timer.timeout.connect(self.hide)
+        self.kind = ""
+        self.hide()
+
+    def show_text(self, text: str, kind: str = "info", timeout_ms: int | None = None) -> None:
+        colors = theme.colors()
+        self.kind = kind
+        background, border = ((colors.danger_soft, colors.danger) if kind == "error"
+                              else (colors.accent_soft, colors.accent))
+        frame = (f"border: 1px solid {border}; border-radius: 8px;" if self._boxed
+                 else f"border-bottom: 1px solid {border};")
+        self.setStyleSheet(f"QFrame#Notice {{ background: {background}; {frame} }}"
+                           " QFrame#Notice QLabel { background: transparent; }")
+        self.text.setText(text)
+        self.show()
+        hide_after = timeout_ms if timeout_ms is not None else (0 if kind == "error" else self._info_ms)
+        if hide_after:
+            self._timer.start(hide_after)
+        else:
+            self._timer.stop()

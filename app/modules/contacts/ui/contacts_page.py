@@ -35,8 +35,8 @@ from app.modules.contacts.ui.bulk_actions import BulkBar, BulkController
 from app.modules.contacts.ui.contact_detail import ContactDetailPanel
 from app.modules.contacts.ui.contacts_model import BackgroundReader, ContactsModel
 from app.modules.contacts.ui.lists_panel import FilterPanel, PanelChoice
-from app.modules.contacts.ui.page_parts import EmptyState, Notice, csv_paths, merge_ranges
-from app.ui.widgets import label
+from app.modules.contacts.ui.page_parts import EmptyState, csv_paths, merge_ranges
+from app.ui.widgets import Notice, label
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class ContactsPage(QWidget):
         self.model = ContactsModel(self.db, self.reader, self)
         self.panel = FilterPanel(self.db, self.reader)
         self.detail = ContactDetailPanel(self.db, self.reader)
-        self.notice = Notice()
+        self.notice = Notice(info_ms=0, boxed=True)
         self.bulk_bar = BulkBar()
         self.bulk_bar.hide()
         self.table = self._build_table()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, QTimer
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QStyle, QVBoxLayout, QWidget
+from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QStyle, QVBoxLayout, QWidget
 
 from app.ui import icons, theme
 from app.ui.widgets import label
@@ -32,42 +32,6 @@ def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((first, count))
     return merged
-
-
-class Notice(QFrame):
-    """A one-line message above the table (information or a problem) with a close button."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("ContactsNotice")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(12, 6, 6, 6)
-        self.text = label("", wrap=True, selectable=True)
-        self.text.setObjectName("ContactsNoticeText")
-        row.addWidget(self.text, 1)
-        close = QPushButton(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton), "")
-        close.setFlat(True)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self._timer = QTimer(self, singleShot=True)
-        self._timer.timeout.connect(self.hide)
-        self.kind = ""
-        self.hide()
-
-    def show_text(self, text: str, kind: str = "info", timeout_ms: int = 0) -> None:
-        colors = theme.colors()
-        self.kind = kind
-        background, border = ((colors.danger_soft, colors.danger) if kind == "error"
-                              else (colors.accent_soft, colors.accent))
-        self.setStyleSheet(f"QFrame#ContactsNotice {{ background: {background}; border: 1px solid {border};"
-                           " border-radius: 8px; } QFrame#ContactsNotice QLabel { background: transparent; }")
-        self.text.setText(text)
-        self.show()
-        if timeout_ms:
-            self._timer.start(timeout_ms)
-        else:
-            self._timer.stop()
 
 
 class EmptyState(QWidget):

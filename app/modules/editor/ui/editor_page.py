@@ -21,8 +21,8 @@ from app.modules.editor.ui.contact_source import ContactSource
 from app.modules.editor.ui.designer import Designer
 from app.modules.editor.ui.email_paint import ImageCache
 from app.modules.editor.ui.library import Library
-from app.modules.editor.ui.notice import Notice
 from app.ui.background import BackgroundWork
+from app.ui.widgets import Notice
 
 log = logging.getLogger(__name__)
 RELOAD_DELAY_MS = 150
