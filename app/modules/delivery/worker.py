@@ -16,41 +16,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from app.kernel.locks import ExclusiveFileLock
 from app.modules.delivery.config import WorkerConfig
 
 log = logging.getLogger(__name__)
 Report = dict[str, Any]
-
-
-class FileLock:
-    """An exclusive, non-blocking lock on a file, released by the OS if the holder dies."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._handle: Any = None
-
-    def acquire(self) -> bool:
-        handle = open(self.path, "a+b")  # noqa: SIM115 - held open for as long as the lock
-        try:
-            if os.name == "nt":
-                import msvcrt
-
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined,unused-ignore]
-            else:
-                import fcntl
-
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._handle = handle
-        return True
-
-    def release(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.close()
 
 
 def _drain(control: Any) -> list[Any]:
@@ -70,7 +40,7 @@ def worker_main(config: WorkerConfig, control: Any, reports: Any, watch_parent: 
     from app.modules.delivery import store
     from app.modules.delivery.sender import Sender
 
-    lock = FileLock(config.lock_path)
+    lock = ExclusiveFileLock(config.lock_path)
     if not lock.acquire():
         reports.put({"type": "exit", "error": "another Postroom is already sending from this data folder"})
         return

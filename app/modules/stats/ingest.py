@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
-from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
 from app.kernel.bus import MessageBus
 from app.kernel.database import Database
+from app.kernel.locks import ExclusiveFileLock
 from app.kernel.messages import CommandNotHandled, Event
 from app.modules.contacts.messages import ActivityItem, ConfirmSubscription, RecordActivity, UnsubscribeContact
 from app.modules.stats import published, store
@@ -32,37 +31,6 @@ URGENT_KINDS = frozenset({"unsubscribe", "preferences", "confirm"})
 _TRANSIENT = (OperationalError, CommandNotHandled)
 
 
-class FileLock:
-    """An exclusive, non-blocking lock on a file (one ingest per data folder, across processes)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._handle: Any = None
-
-    def acquire(self) -> bool:
-        handle = open(self.path, "a+b")  # noqa: SIM115 - held open for as long as the lock
-        try:
-            if os.name == "nt":
-                import msvcrt
-
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._handle = handle
-        return True
-
-    def release(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            handle.close()
-
-
 def contact_email(db: Database, contact_id: int) -> str | None:
     """The address of a contact, to unsubscribe it through the contacts module's command."""
     from app.modules.contacts import api as contacts_api
@@ -75,7 +43,7 @@ class Ingest:
         self.db = db
         self.bus = bus
         self.batch_size = batch_size
-        self._file_lock = FileLock(lock_path) if lock_path else None
+        self._file_lock = ExclusiveFileLock(lock_path) if lock_path else None
         self._lock = threading.Lock()
 
     def run(self, max_batches: int | None = None, *, wait: bool = False) -> int:
