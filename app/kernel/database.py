@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Iterator
@@ -31,6 +32,11 @@ class Base(DeclarativeBase):
 
 
 BUSY_TIMEOUT_MS = 10_000
+
+
+def utcnow() -> dt.datetime:
+    """Now, as every table stores time: naive UTC (SQLite keeps no time zones)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class DatabaseUnavailable(RuntimeError):  # noqa: N818 - the user's words

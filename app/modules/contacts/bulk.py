@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.kernel.bus import MessageBus
-from app.kernel.database import Database
+from app.kernel.database import Database, utcnow
 from app.kernel.jobs import JobHandle
 from app.modules.contacts import store
 from app.modules.contacts.contact_window import ContactWindow
@@ -23,7 +23,7 @@ from app.modules.contacts.messages import (
     ListsChanged,
     SubscriptionChanged,
 )
-from app.modules.contacts.models import Consent, Contact, CustomField, Subscription, Suppression, Tag, utcnow
+from app.modules.contacts.models import Consent, Contact, CustomField, Subscription, Suppression, Tag
 from app.modules.contacts.queries import ContactFilter, decorate, filter_clause, suppressed_clause
 
 CHUNK = 1000  # contacts per transaction: a cancel or a crash keeps every chunk already committed

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.cli import CliError, CliResult
+from app.kernel.database import utcnow
 from app.kernel.registry import ModuleContext
 from app.modules.contacts import store
 from app.modules.contacts.addresses import (
@@ -19,7 +20,7 @@ from app.modules.contacts.addresses import (
     suggest_address,
 )
 from app.modules.contacts.messages import ContactsChanged, ListsChanged, SubscriptionChanged
-from app.modules.contacts.models import Consent, Contact, Subscription, Suppression, Tag, utcnow
+from app.modules.contacts.models import Consent, Contact, Subscription, Suppression, Tag
 from app.modules.contacts.queries import ContactDetail, contact_detail, filter_options, find_contact_id
 
 

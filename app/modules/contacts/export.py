@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, true
 
 from app.kernel.bus import MessageBus
-from app.kernel.database import Database
+from app.kernel.database import Database, utcnow
 from app.kernel.jobs import JobHandle
 from app.modules.contacts import store
 from app.modules.contacts.addresses import email_hash, email_key
@@ -28,7 +28,6 @@ from app.modules.contacts.models import (
     Subscription,
     Suppression,
     Tag,
-    utcnow,
 )
 
 STANDARD_COLUMNS = ("id", "email", "first_name", "last_name", "language", "time_zone", "created_at", "updated_at",

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from app.kernel.database import Database
+from app.kernel.database import Database, utcnow
 from app.modules.contacts.csvsource import CsvReader
 from app.modules.contacts.import_report import ImportReport
-from app.modules.contacts.models import ImportRun, utcnow
+from app.modules.contacts.models import ImportRun
 
 STALE_AFTER = dt.timedelta(minutes=15)  # a running import commits far more often than this
 

@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import JSON, String, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from app.kernel.database import utcnow
 from app.modules.contacts import store
 from app.modules.contacts.addresses import is_role_address, suggest_domain
 from app.modules.contacts.csvsource import pause
 from app.modules.contacts.import_report import FlaggedRow, RejectedRow
-from app.modules.contacts.models import Consent, Contact, ContactTag, Subscription, Suppression, utcnow
+from app.modules.contacts.models import Consent, Contact, ContactTag, Subscription, Suppression
 
 CONTACTS = Contact.__table__
 IN_CHUNK = 5000  # keys per IN (...): under SQLite's and PostgreSQL's parameter limits

@@ -15,10 +15,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.kernel.bus import MessageBus
-from app.kernel.database import Database
+from app.kernel.database import Database, utcnow
 from app.kernel.jobs import JobCancelled, JobHandle
 from app.modules.contacts import store
 from app.modules.contacts.addresses import InvalidAddress
+from app.modules.contacts.api import custom_fields
 from app.modules.contacts.csvsource import PAUSE_EVERY, CsvFileError, CsvReader, CsvRow, pause
 from app.modules.contacts.import_report import (
     MODES,
@@ -45,11 +46,10 @@ from app.modules.contacts.import_values import (
 )
 from app.modules.contacts.import_writer import BatchSettings, BatchWriter, Record
 from app.modules.contacts.messages import ContactsChanged, ContactsImported, ListsChanged
-from app.modules.contacts.models import FIELD_TYPES, CustomField, ImportRun, utcnow
+from app.modules.contacts.models import FIELD_TYPES, CustomField, ImportRun
 from app.modules.contacts.presets import (
     BUILTIN_TARGETS,
     SINGLE_TARGETS,
-    FieldInfo,
     boolean_from_text,
     normalise,
     split_tags,
@@ -77,13 +77,6 @@ class _Column:
     choices: list[str] = field(default_factory=list)
     grow: bool = False
     date_order: str = "dmy"
-
-
-def custom_fields(db: Database) -> list[FieldInfo]:
-    """The custom fields a column can be mapped to."""
-    with db.read() as session:
-        return [FieldInfo(f.key, f.label, f.type, tuple(f.choices or ())) for f in
-                session.scalars(select(CustomField).order_by(CustomField.label))]
 
 
 def _slug(label: str, taken: set[str]) -> str:

@@ -7,6 +7,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from app.modules.contacts.api import FieldInfo
+
 # Targets of a column; custom fields are "field:<key>" and "new_field:<label>:<type>".
 IGNORE = ""
 BUILTIN_TARGETS = {
@@ -20,16 +22,6 @@ BUILTIN_TARGETS = {
     "unsubscribed": "Unsubscribed (yes/no)",
 }
 SINGLE_TARGETS = frozenset(BUILTIN_TARGETS) - {"tags"}  # only one column may feed each of these
-
-
-@dataclass(frozen=True)
-class FieldInfo:
-    """An existing custom field, as the mapping needs it."""
-
-    key: str
-    label: str
-    type: str
-    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

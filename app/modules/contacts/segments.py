@@ -15,7 +15,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from app.kernel.bus import MessageBus
-from app.kernel.database import Database
+from app.kernel.database import Database, utcnow
 from app.modules.contacts.api import SegmentInfo
 from app.modules.contacts.messages import ListsChanged
 from app.modules.contacts.models import (
@@ -28,7 +28,6 @@ from app.modules.contacts.models import (
     Subscription,
     Suppression,
     Tag,
-    utcnow,
 )
 from app.modules.contacts.segment_rules import (
     KEY_PATTERN,

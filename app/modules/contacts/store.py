@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.kernel.database import utcnow
 from app.modules.contacts.addresses import email_hash, email_key
 from app.modules.contacts.messages import ActivityItem
 from app.modules.contacts.models import (
@@ -23,7 +24,6 @@ from app.modules.contacts.models import (
     Subscription,
     Suppression,
     Tag,
-    utcnow,
 )
 
 

@@ -22,15 +22,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.kernel.database import Base
+from app.kernel.database import Base, utcnow
 
 RUN_STATES = ("queued", "sending", "paused", "cancelled", "finished")
 RECIPIENT_STATES = ("queued", "sending", "sent", "deferred", "failed", "unknown")
 TLS_MODES = ("ssl", "starttls", "none")
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class Identity(Base):

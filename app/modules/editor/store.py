@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from app.kernel.database import Database
+from app.kernel.database import Database, utcnow
 from app.modules.editor.brand import BrandKit
 from app.modules.editor.document import Document, DocumentError
 from app.modules.editor.messages import EditorError
-from app.modules.editor.models import BrandKitRow, SavedBlock, Template, TemplateVersion, utcnow
+from app.modules.editor.models import BrandKitRow, SavedBlock, Template, TemplateVersion
 
 NAME_LIMIT = 200
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")

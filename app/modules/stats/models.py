@@ -23,14 +23,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.kernel.database import Base
+from app.kernel.database import Base, utcnow
 
 # SQLite only makes INTEGER PRIMARY KEY an auto-incrementing rowid; PostgreSQL wants room for billions of events.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class TrackingEvent(Base):

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
-from app.kernel.database import Database
-from app.modules.stats.models import ListName, TrackedLink, WebView, WebViewBase, utcnow
+from app.kernel.database import Database, utcnow
+from app.modules.stats.models import ListName, TrackedLink, WebView, WebViewBase
 
 MAX_URL_LENGTH = 8000
 _DICTIONARY_BYTES = 32 * 1024  # deflate looks back at most 32 KB

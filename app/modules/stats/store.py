@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from app.kernel.database import Database
-from app.modules.stats.models import AccessToken, Cursor, RemoteKey, TrackingEvent, utcnow
+from app.kernel.database import Database, utcnow
+from app.modules.stats.models import AccessToken, Cursor, RemoteKey, TrackingEvent
 from app.modules.stats.published import insert_ignoring_duplicates
 from app.modules.stats.tokens import KeyRing, SigningKey
 
