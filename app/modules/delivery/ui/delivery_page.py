@@ -85,6 +85,10 @@ class DeliveryPage(QWidget):
         self.log.verticalHeader().setVisible(False)
         self.log.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.outbox = OutboxView(ctx, self._reads)
+        self.no_runs = label("Nothing has been sent yet. A send appears here as soon as it starts (from a campaign, "
+                             "or `postroom delivery send --list NAME`), with live counts you can pause or cancel.",
+                             "muted", wrap=True)
+        self.no_runs.hide()
         self._layout()
 
         self._reload_soon = QTimer(self, singleShot=True, interval=250)
@@ -130,7 +134,11 @@ class DeliveryPage(QWidget):
         tabs.addTab(self.outbox, "Outbox")
         page = QVBoxLayout(self)
         page.setContentsMargins(28, 20, 28, 20)
-        page.addWidget(label("Delivery", "title"))
+        page.setSpacing(10)
+        page.addWidget(label("Delivery", object_name="PageTitle"))
+        page.addWidget(label("Every send, recipient by recipient: what went out, what waits, what the servers "
+                             "answered. Messages sent to the built-in outbox are under Outbox.", "muted", wrap=True))
+        page.addWidget(self.no_runs)
         page.addWidget(tabs, 1)
 
     # -- runs
@@ -140,6 +148,7 @@ class DeliveryPage(QWidget):
         self._reads.submit_latest("runs", lambda: api.list_runs(db, limit=100), self._fill_runs)
 
     def _fill_runs(self, runs: list[api.RunStatus]) -> None:
+        self.no_runs.setVisible(not runs)
         selected = self.selected_run()
         self.runs.setRowCount(len(runs))
         for index, run in enumerate(runs):
