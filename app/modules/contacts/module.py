@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from app.kernel.registry import CliCommand, ModuleContext, ModuleSpec, PageSpec
 from app.modules.contacts.handlers import ContactsHandlers
@@ -14,9 +15,15 @@ def _page(ui_context: object) -> object:
     return ContactsPage(ui_context)
 
 
-def setup(context: ModuleContext) -> None:
+def _cli() -> Any:
+    """The command-line code, imported only when a command line is being built (not at every start)."""
     from app.modules.contacts import cli
-    from app.modules.contacts.importer import mark_interrupted_imports
+
+    return cli
+
+
+def setup(context: ModuleContext) -> None:
+    from app.modules.contacts.import_runs import mark_interrupted_imports
 
     try:
         # An import that was running when the app or machine died says so instead of "running" forever.
@@ -28,11 +35,11 @@ def setup(context: ModuleContext) -> None:
                               tooltip="Your contacts, lists, segments and imports",
                               opens_files=(".csv", ".tsv", ".txt")))
     context.add_cli(CliCommand("contacts", "import, export, count and look up contacts",
-                               lambda parser: cli.configure_contacts(parser, context)))
+                               lambda parser: _cli().configure_contacts(parser, context)))
     context.add_cli(CliCommand("segments", "save and list segments",
-                               lambda parser: cli.configure_segments(parser, context)))
+                               lambda parser: _cli().configure_segments(parser, context)))
     context.add_cli(CliCommand("suppressions", "addresses that are never mailed",
-                               lambda parser: cli.configure_suppressions(parser, context)))
+                               lambda parser: _cli().configure_suppressions(parser, context)))
 
 
 MODULE = ModuleSpec(

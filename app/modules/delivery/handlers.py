@@ -71,11 +71,11 @@ def sender_settings(context: ModuleContext) -> SenderSettings:
 class DeliveryService:
     """Owns the worker host and the built-in outbox port; handles the commands."""
 
-    def __init__(self, context: ModuleContext, *, link_key: bytes) -> None:
+    def __init__(self, context: ModuleContext) -> None:
         self.context = context
         self.db = context.db
         self.bus = context.bus
-        self.link_key = link_key
+        self._link_key: bytes | None = None
         self.outbox = BuiltInOutbox(context.db, context.settings, self._announce)
         mode = context.settings.get("delivery.worker", "process")
         self.host = WorkerHost(config_factory=self.worker_config, on_report=self.on_report,
@@ -138,6 +138,13 @@ class DeliveryService:
             except Exception:
                 log.exception("the tracking endpoint's links are not available; sending without them")
         return links.LocalLinks(self.link_key)
+
+    @property
+    def link_key(self) -> bytes:
+        """The fallback links' key, read only when needed (the keyring costs ~0.1 s at start-up)."""
+        if self._link_key is None:
+            self._link_key = links.load_or_create_key(self.context.secrets, self.context.paths.data_dir)
+        return self._link_key
 
     # -- runs
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from app.kernel.registry import CliCommand, ModuleContext, ModuleSpec, PageSpec
 from app.modules.delivery.messages import SendTestMessage
@@ -14,14 +15,21 @@ def _page(ui_context: object) -> object:
     return DeliveryPage(ui_context)
 
 
+def _cli() -> Any:
+    """The command-line code, imported only when a command line is being built (not at every start)."""
+    from app.modules.delivery import cli
+
+    return cli
+
+
 def setup(context: ModuleContext) -> None:
-    from app.modules.delivery import accounts, cli, links
+    from app.modules.delivery import accounts
     from app.modules.delivery.handlers import DeliveryService
     from app.modules.delivery.testsend import send_test
 
     with context.db.transaction() as session:
         accounts.ensure_defaults(session)
-    service = DeliveryService(context, link_key=links.load_or_create_key(context.secrets, context.paths.data_dir))
+    service = DeliveryService(context)
     service.register(context)
     context.handle(SendTestMessage, lambda command: send_test(service, command))
     # Teardowns run last-in, first-out: the sender stops first, then the reporter, then the outbox.
@@ -32,11 +40,11 @@ def setup(context: ModuleContext) -> None:
     context.add_page(PageSpec(key="delivery", title="Delivery", factory=_page, icon="delivery", order=40,
                               tooltip="Sends in progress, their per-recipient log, and the built-in outbox"))
     context.add_cli(CliCommand("smtp", "add, list and test SMTP accounts",
-                               lambda parser: cli.configure_smtp(parser, context, service)))
+                               lambda parser: _cli().configure_smtp(parser, context, service)))
     context.add_cli(CliCommand("outbox", "messages the built-in outbox received",
-                               lambda parser: cli.configure_outbox(parser, context)))
+                               lambda parser: _cli().configure_outbox(parser, context)))
     context.add_cli(CliCommand("delivery", "send runs, their status, test messages, DKIM keys",
-                               lambda parser: cli.configure_delivery(parser, context, service)))
+                               lambda parser: _cli().configure_delivery(parser, context, service)))
 
 
 MODULE = ModuleSpec(

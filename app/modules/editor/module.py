@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from app.kernel.registry import CliCommand, ModuleContext, ModuleSpec, PageSpec
 from app.modules.editor.handlers import EditorHandlers
@@ -14,8 +15,14 @@ def _page(ui_context: object) -> object:
     return EditorPage(ui_context)
 
 
-def setup(context: ModuleContext) -> None:
+def _cli() -> Any:
+    """The command-line code, imported only when a command line is being built (not at every start)."""
     from app.modules.editor import cli
+
+    return cli
+
+
+def setup(context: ModuleContext) -> None:
     from app.modules.editor.starters import seed_starters
 
     EditorHandlers(context.db, context.bus).register(context)
@@ -23,7 +30,7 @@ def setup(context: ModuleContext) -> None:
     context.add_page(PageSpec(key="editor", title="Editor", factory=_page, icon="editor", order=20,
                               tooltip="Email templates: design, preview and version history"))
     context.add_cli(CliCommand("templates", "list, import, export, check and render email templates",
-                               lambda parser: cli.configure_templates(parser, context)))
+                               lambda parser: _cli().configure_templates(parser, context)))
 
 
 MODULE = ModuleSpec(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from app.kernel.registry import CliCommand, ModuleContext, ModuleSpec, PageSpec
 
@@ -13,8 +14,14 @@ def _page(ui_context: object, service: object) -> object:
     return TrackingPage(ui_context, service)
 
 
-def setup(context: ModuleContext) -> None:
+def _cli() -> Any:
+    """The command-line code, imported only when a command line is being built (not at every start)."""
     from app.modules.stats import cli
+
+    return cli
+
+
+def setup(context: ModuleContext) -> None:
     from app.modules.stats.service import StatsService
 
     service = StatsService(context)
@@ -26,7 +33,7 @@ def setup(context: ModuleContext) -> None:
                               order=60,
                               tooltip="The tracking endpoint: opens, clicks, unsubscribes and incoming events"))
     context.add_cli(CliCommand("tracker", "the tracking endpoint: serve, sync, keys, tokens, status",
-                               lambda parser: cli.configure_tracker(parser, context, service)))
+                               lambda parser: _cli().configure_tracker(parser, context, service)))
 
 
 MODULE = ModuleSpec(
