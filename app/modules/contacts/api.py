@@ -37,6 +37,8 @@ class Audience:
     segments: tuple[int, ...] = ()
     exclude_lists: tuple[int, ...] = ()
     exclude_segments: tuple[int, ...] = ()
+    # Individual contacts (an automation's one-person send): included whatever their lists, never if suppressed.
+    contacts: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,8 @@ def audience_clause(db: Database, audience: Audience, *, counting: bool = False)
     if audience.lists:
         include.append(_member_of(audience.lists, counting))
     include.extend(and_(_segment_clause(db, s), _member_of(None, counting)) for s in audience.segments)
+    if audience.contacts:
+        include.append(Contact.id.in_(audience.contacts))
     if not include:
         return and_(Contact.id.is_(None), Contact.id.is_not(None))  # nobody: an empty audience sends nothing
     clause: ColumnElement[bool] = or_(*include)

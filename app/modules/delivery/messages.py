@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ class AudienceSpec:
     segments: tuple[int, ...] = ()
     exclude_lists: tuple[int, ...] = ()
     exclude_segments: tuple[int, ...] = ()
+    contacts: tuple[int, ...] = ()  # individual contact ids (automations), suppression still applies
 
 
 # -- runs ---------------------------------------------------------------------------------------------
@@ -234,6 +236,27 @@ class OutboxReceived(Event):
     message_id: int
     subject: str
     recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BounceReceived(Event):
+    """A delivery report or complaint about a message we sent was read from the bounce mailbox (or a file).
+
+    ``kind`` is hard, soft, sender (a refusal about us, not the recipient) or complaint. ``run_id``,
+    ``recipient_id`` and ``contact_id`` are set when the report could be matched to what was sent.
+    ``event_uid`` is stable per report and recipient, so a consumer can ignore a report seen twice.
+    """
+
+    kind: str
+    email: str
+    at: dt.datetime  # UTC, naive
+    run_id: int | None = None
+    campaign_id: int | None = None
+    recipient_id: int | None = None
+    contact_id: int | None = None
+    status: str = ""  # enhanced status code, "5.1.1"
+    diagnostic: str = ""
+    event_uid: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
