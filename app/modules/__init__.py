@@ -5,4 +5,5 @@ BUILTIN_MODULES: list[str] = [
     "app.modules.editor.module:MODULE",
     "app.modules.stats.module:MODULE",
     "app.modules.delivery.module:MODULE",
+    "app.modules.campaigns.module:MODULE",
 ]

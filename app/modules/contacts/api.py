@@ -39,6 +39,13 @@ class Audience:
     exclude_segments: tuple[int, ...] = ()
     # Individual contacts (an automation's one-person send): included whatever their lists, never if suppressed.
     contacts: tuple[int, ...] = ()
+    # Narrowing (campaigns): stored time-zone names ("" = none) and a per-mille range of contact-id buckets
+    # (``(id * 7919) % 1000`` in [low, high)), which is how an A/B test splits an audience deterministically.
+    time_zones: tuple[str, ...] = ()
+    buckets: tuple[int, ...] = ()
+
+
+BUCKET_FACTOR = 7919
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,16 @@ def audience_clause(db: Database, audience: Audience, *, counting: bool = False)
     if not include:
         return and_(Contact.id.is_(None), Contact.id.is_not(None))  # nobody: an empty audience sends nothing
     clause: ColumnElement[bool] = or_(*include)
+    if audience.time_zones:
+        named = [z for z in audience.time_zones if z]
+        zoned: ColumnElement[bool] = Contact.time_zone.in_(named)
+        if "" in audience.time_zones:
+            zoned = or_(zoned, Contact.time_zone.is_(None), Contact.time_zone == "")
+        clause = and_(clause, zoned)
+    if audience.buckets:
+        low, high = audience.buckets
+        bucket = (Contact.id * BUCKET_FACTOR) % 1000
+        clause = and_(clause, bucket >= low, bucket < high)
     if audience.exclude_lists:
         clause = and_(clause, not_(_member_of(audience.exclude_lists, counting, subscribed=False)))
     for segment_id in audience.exclude_segments:
@@ -130,6 +147,14 @@ def recipient_batches(db: Database, audience: Audience, batch_size: int = 1000,
             return
         yield [Recipient(r[0], r[1], r[2], r[3], r[4], r[5], dict(r[6] or {})) for r in rows]
         last = rows[-1][0]
+
+
+def audience_time_zones(db: Database, audience: Audience) -> list[str]:
+    """The distinct stored time-zone names among an audience ("" for none), for sends at each one's local hour."""
+    with db.read() as session:
+        rows = session.execute(select(Contact.time_zone).where(audience_clause(db, audience, counting=True))
+                               .group_by(Contact.time_zone)).scalars().all()
+    return sorted({z or "" for z in rows})
 
 
 def count_audience(db: Database, audience: Audience) -> int:
@@ -202,3 +227,31 @@ def contact_email(db: Database, contact_id: int) -> str | None:
     """The address of a contact (tracking tokens carry only the id)."""
     with db.read() as session:
         return session.scalar(select(Contact.email).where(Contact.id == contact_id))
+
+
+def matching_contacts(db: Database, rules: dict[str, Any], *, contact_ids: tuple[int, ...] | None = None,
+                      now: Any = None, after_id: int = 0, limit: int = 1000) -> list[int]:
+    """Ids of contacts matching segment ``rules`` (the segment rule language: fields, tags, lists, engagement,
+    anniversaries), in id order after ``after_id``, at most ``limit``; only among ``contact_ids`` when given.
+
+    Unlike an audience, membership of a list is not required: this answers "does this person match", e.g. an
+    automation's branch. ``now`` (a datetime) fixes "today" for relative dates; a naive one is read as is, so a
+    local wall time gives that zone's day. Raises ``SegmentError`` (a ValueError) for malformed rules.
+    """
+    from app.modules.contacts.segments import compile_rules
+
+    clause = compile_rules(rules, now)
+    query = select(Contact.id).where(Contact.id > after_id, clause).order_by(Contact.id).limit(limit)
+    if contact_ids is not None:
+        if not contact_ids:
+            return []
+        query = query.where(Contact.id.in_(contact_ids))
+    with db.read() as session:
+        return list(session.scalars(query))
+
+
+def segment_rules(db: Database, segment_id: int) -> dict[str, Any] | None:
+    """A segment's rules (None when it was deleted), for ``matching_contacts``."""
+    with db.read() as session:
+        segment = session.get(Segment, segment_id)
+        return dict(segment.rules) if segment is not None else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
@@ -30,6 +31,7 @@ class RunStatus:
     identity_id: int
     version_key: str
     subject: str
+    account_ids: tuple[int, ...] = ()  # every account the run may use (the first is account_id)
 
     @property
     def open(self) -> int:
@@ -66,6 +68,10 @@ class AccountInfo:
     connections: int
     enabled: bool
     is_local_outbox: bool
+    weight: int = 1
+    warmup: bool = False
+    warmup_started_on: dt.date | None = None
+    send_window: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,8 @@ def _counts(db: Database, run_ids: list[int]) -> dict[int, dict[str, int]]:
 def _status(run: Run, counts: dict[str, int]) -> RunStatus:
     return RunStatus(run.id, run.campaign_id, run.state, run.pause_reason, counts, run.audience_total,
                      run.created_at, run.started_at, run.finished_at, run.account_id, run.identity_id,
-                     run.version_key, str((run.content or {}).get("subject", "")))
+                     run.version_key, str((run.content or {}).get("subject", "")),
+                     tuple(run.account_ids or (run.account_id,)))
 
 
 def run_status(db: Database, run_id: int) -> RunStatus | None:
@@ -166,7 +173,8 @@ def recipient_log(db: Database, run_id: int, *, state: str | None = None, search
 def accounts(db: Database) -> list[AccountInfo]:
     with db.read() as session:
         return [AccountInfo(a.id, a.name, a.host, a.port, a.tls, a.username, a.per_second, a.per_hour, a.per_day,
-                            a.connections, a.enabled, a.is_local_outbox)
+                            a.connections, a.enabled, a.is_local_outbox, a.weight, a.warmup, a.warmup_started_on,
+                            a.send_window)
                 for a in session.scalars(select(Account).order_by(Account.id))]
 
 
@@ -216,3 +224,14 @@ def get_outbox_message(db: Database, message_id: int) -> OutboxDetail | None:
     except (LookupError, ValueError):  # an unknown charset or a broken part: the raw source still shows it
         pass
     return OutboxDetail(*summary, headers=headers, html=html, text=text, raw=raw)
+
+
+def sent_contact_ids(db: Database, run_ids: list[int], *, after_id: int = 0, limit: int = 100_000) -> list[int]:
+    """Contact ids that runs sent to (state ``sent``), in id order, one page at a time (``after_id``)."""
+    if not run_ids:
+        return []
+    with db.read() as session:
+        return list(session.scalars(
+            select(Recipient.contact_id).where(Recipient.run_id.in_(run_ids), Recipient.state == "sent",
+                                               Recipient.contact_id > after_id)
+            .group_by(Recipient.contact_id).order_by(Recipient.contact_id).limit(limit)))

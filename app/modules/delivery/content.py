@@ -119,8 +119,55 @@ class EditorSource:
         return MessageParts(subject=" ".join(str(rendered.subject).split()), html=rendered.html, text=rendered.text)
 
 
+_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
+
+
+class UtmSource:
+    """Adds UTM parameters to every http(s) link of the HTML part, except the message's own unsubscribe,
+    preference and web-view links and links that already carry ``utm_`` parameters. Each distinct URL is
+    rewritten once per run (a cache), so the cost per message is one regex pass."""
+
+    def __init__(self, inner: MessageSource, params: Mapping[str, str]) -> None:
+        self._inner = inner
+        self._params = {k: v for k, v in params.items() if k and v}
+        self.version_key = inner.version_key
+        self._cache: dict[str, str] = {}
+
+    def _tagged(self, url: str, own: frozenset[str]) -> str:
+        cached = self._cache.get(url)
+        if cached is None:
+            from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+            parts = urlsplit(html_lib.unescape(url))
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            if any(k.lower().startswith("utm_") for k, _ in query):
+                cached = url
+            else:
+                query.extend(self._params.items())
+                cached = html_lib.escape(urlunsplit(parts._replace(query=urlencode(query))), quote=True)
+            if len(self._cache) < 10_000:
+                self._cache[url] = cached
+        return url if url in own else cached
+
+    def render(self, contact: Mapping[str, Any], *, urls: Mapping[str, str],
+               sender: Mapping[str, Any] | None = None, campaign: Mapping[str, Any] | None = None) -> MessageParts:
+        parts = self._inner.render(contact, urls=urls, sender=sender, campaign=campaign)
+        if not self._params:
+            return parts
+        own = frozenset(str(u) for u in urls.values()) | frozenset(html_lib.escape(str(u)) for u in urls.values())
+        html = _HREF.sub(lambda m: m[1] + m[2] + self._tagged(m[3], own) + m[2], parts.html)
+        return MessageParts(subject=parts.subject, html=html, text=parts.text)
+
+
 def source_for(content: Mapping[str, Any], db: Any = None) -> MessageSource:
-    """Build the source a run's stored content describes (an editor template, or Jinja subject/HTML/text)."""
+    """Build the source a run's stored content describes (an editor template, or Jinja subject/HTML/text),
+    with UTM parameters on its links when the content asks for them."""
+    source = _plain_source(content, db)
+    utm = content.get("utm") or {}
+    return UtmSource(source, utm) if utm else source
+
+
+def _plain_source(content: Mapping[str, Any], db: Any = None) -> MessageSource:
     if content.get("template_id") is not None:
         try:
             from app.modules.editor.api import compile_template  # type: ignore[import-not-found,unused-ignore]

@@ -15,7 +15,7 @@ from app.modules.delivery import links, store
 from app.modules.delivery.config import WorkerConfig
 from app.modules.delivery.content import MessageSource, contact_mapping, source_for
 from app.modules.delivery.dkim_keys import DkimSigner
-from app.modules.delivery.mime import MessageParts, Skeleton, ascii_address, dot_stuff
+from app.modules.delivery.mime import MessageParts, Skeleton, ascii_address, dot_stuff, needs_smtputf8
 from app.modules.delivery.models import Identity, Run
 from app.modules.delivery.smtp import AccountConfig
 from app.modules.delivery.store import Claimed
@@ -34,13 +34,14 @@ class Prepared:
     recipient: str
     message_id: str
     stuffed: bytes
+    smtputf8: bool = False  # an internationalised recipient address: only over SMTPUTF8
 
 
 @dataclass
 class RunContext:
     run_id: int
     campaign_id: int | None
-    account: AccountConfig
+    accounts: list[AccountConfig]  # the first is the run's main account; several: weights and failover
     source: MessageSource
     skeleton: Skeleton
     links: links.LinkSource
@@ -56,6 +57,10 @@ class RunContext:
     halted: bool = False
     campaign_name: str = ""
     tracking: Any = None  # the stats module's RunTracking, when it is installed and the run asks for it
+
+    @property
+    def account(self) -> AccountConfig:
+        return self.accounts[0]
 
     @property
     def campaign(self) -> dict[str, Any]:
@@ -77,12 +82,14 @@ class RunContext:
                                       unsubscribe_url=url, unsubscribe_mailto=mailto)
         if self.dkim is not None:
             message = self.dkim.sign(message)
+        utf8 = needs_smtputf8(claimed.email)
         return Prepared(
             claimed=claimed,
             envelope_from=links.return_path(self.bounce_address, self.links, self.run_id, claimed.id),
-            recipient=ascii_address(claimed.email),
+            recipient=ascii_address(claimed.email, utf8=utf8),
             message_id=self.skeleton.message_id(claimed.id),
             stuffed=dot_stuff(message),
+            smtputf8=utf8,
         )
 
 
@@ -97,19 +104,22 @@ def load(db: Database, config: WorkerConfig, run_id: int) -> RunContext:
         identity = session.get(Identity, run.identity_id)
         if identity is None:
             raise RunUnavailable("the sender identity of this run was deleted")
-        run_values = {c: getattr(run, c) for c in ("campaign_id", "account_id", "audience", "content", "nonce",
+        run_values = {c: getattr(run, c) for c in ("campaign_id", "account_id", "account_ids", "audience",
+                                                   "content", "nonce",
                                                    "audience_checkpoint", "audience_done", "audience_total")}
         ident = {c: getattr(identity, c) for c in ("from_name", "from_email", "reply_to", "postal_address",
                                                    "bounce_address", "dkim_selector")}
-    account = config.accounts.get(run_values["account_id"])
-    if account is None:
-        raise RunUnavailable("the SMTP account of this run was deleted or is switched off")
+    wanted = [run_values["account_id"], *(run_values["account_ids"] or ())]
+    accounts = [config.accounts[a] for a in dict.fromkeys(wanted) if a in config.accounts]
+    if not accounts:
+        raise RunUnavailable("the SMTP account of this run was deleted or is switched off" if len(wanted) == 1 else
+                             "every SMTP account of this run was deleted or is switched off")
     try:
         source = source_for(run_values["content"], db)
     except Exception as exc:
         raise RunUnavailable(f"the message cannot be prepared: {exc}") from None
     try:
-        skeleton = Skeleton(run_id=run_id, nonce=run_values["nonce"], from_name=ident["from_name"],
+        skeleton = Skeleton(run_id=run_id, nonce=run_values["nonce"], from_name=run_values["content"].get("from_name") or ident["from_name"],
                             from_email=ident["from_email"], reply_to=ident["reply_to"])
     except ValueError as exc:
         raise RunUnavailable(f"the sender identity is not usable: {exc}") from None
@@ -127,7 +137,7 @@ def load(db: Database, config: WorkerConfig, run_id: int) -> RunContext:
             session.execute(store.RUN.update().where(store.RUN.c.id == run_id).values(audience_total=total))
     counts = collections.Counter(store.counts(db, run_id))
     return RunContext(
-        run_id=run_id, campaign_id=run_values["campaign_id"], account=account, source=source, skeleton=skeleton,
+        run_id=run_id, campaign_id=run_values["campaign_id"], accounts=accounts, source=source, skeleton=skeleton,
         links=config.links, bounce_address=bounce,
         sender={"name": ident["from_name"], "email": ident["from_email"], "reply_to": ident["reply_to"],
                 "postal_address": ident["postal_address"]},

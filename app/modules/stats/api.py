@@ -16,6 +16,7 @@ import html as html_lib
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from app.kernel.database import Database
@@ -23,7 +24,7 @@ from app.modules.stats import published
 from app.modules.stats.tokens import MIN_RETENTION_DAYS, PURPOSES, BadToken, KeyRing, TokenClaims, TokenSigner
 
 __all__ = ["MIN_RETENTION_DAYS", "PURPOSES", "BadToken", "RunTracking", "TokenClaims", "TrackingLinks",
-           "register_links", "store_webviews"]
+           "register_links", "store_webviews", "Engagement", "run_engagement", "engaged_contact_ids"]
 
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
@@ -197,3 +198,54 @@ def _registrable(url: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """Opens and clicks of one run: unique counts people, total counts events (machine traffic per the flag)."""
+
+    unique_opens: int = 0
+    opens: int = 0
+    unique_clicks: int = 0
+    clicks: int = 0
+
+
+def run_engagement(db: Database, run_ids: Sequence[int], *, include_machine: bool = False) -> dict[int, Engagement]:
+    """Per run: unique and total opens and clicks recorded so far (machine traffic left out unless asked)."""
+    from sqlalchemy import distinct, func, select
+
+    from app.modules.stats.models import TrackingEvent
+
+    out = {run_id: Engagement() for run_id in run_ids}
+    if not run_ids:
+        return out
+    query = (select(TrackingEvent.run_id, TrackingEvent.kind, func.count(distinct(TrackingEvent.contact_id)),
+                    func.count())
+             .where(TrackingEvent.run_id.in_(list(run_ids)), TrackingEvent.kind.in_(("open", "click")))
+             .group_by(TrackingEvent.run_id, TrackingEvent.kind))
+    if not include_machine:
+        query = query.where(TrackingEvent.machine.is_(False))
+    values: dict[int, dict[str, int]] = {run_id: {} for run_id in run_ids}
+    with db.read() as session:
+        for run_id, kind, unique, total in session.execute(query):
+            values[int(run_id)][f"unique_{kind}s"] = int(unique)
+            values[int(run_id)][f"{kind}s"] = int(total)
+    return {run_id: Engagement(**v) for run_id, v in values.items()}
+
+
+def engaged_contact_ids(db: Database, run_ids: Sequence[int], kind: str = "open", *,
+                        include_machine: bool = False) -> set[int]:
+    """Contacts who opened (``kind`` "open") or clicked ("click") any of the runs' messages."""
+    from sqlalchemy import select
+
+    from app.modules.stats.models import TrackingEvent
+
+    if not run_ids:
+        return set()
+    query = select(TrackingEvent.contact_id).where(
+        TrackingEvent.run_id.in_(list(run_ids)), TrackingEvent.kind == kind,
+        TrackingEvent.contact_id.is_not(None)).distinct()
+    if not include_machine:
+        query = query.where(TrackingEvent.machine.is_(False))
+    with db.read() as session:
+        return {int(c) for c in session.scalars(query)}
