@@ -20,6 +20,7 @@ from app.kernel.locks import ExclusiveFileLock
 from app.kernel.messages import CommandNotHandled, Event
 from app.modules.contacts.messages import ActivityItem, ConfirmSubscription, RecordActivity, UnsubscribeContact
 from app.modules.stats import published, store
+from app.modules.stats.aggregate import Aggregator
 from app.modules.stats.messages import EventReceived, LinkClicked, MessageOpened, TrackingIngested
 from app.modules.stats.store import StoredEvent
 
@@ -39,10 +40,13 @@ def contact_email(db: Database, contact_id: int) -> str | None:
 
 
 class Ingest:
-    def __init__(self, db: Database, bus: MessageBus, lock_path: str | None = None, batch_size: int = 500) -> None:
+    def __init__(self, db: Database, bus: MessageBus, lock_path: str | None = None, batch_size: int = 500,
+                 aggregator: Aggregator | None = None) -> None:
         self.db = db
         self.bus = bus
         self.batch_size = batch_size
+        self.aggregator = aggregator
+        self._links: dict[int, str] = {}
         self._file_lock = ExclusiveFileLock(lock_path) if lock_path else None
         self._lock = threading.Lock()
 
@@ -70,9 +74,17 @@ class Ingest:
             rows = store.events_after(self.db, after, self.batch_size)
             if not rows:
                 break
+            self._load_links(rows)
+            # Report aggregates are reduced first (parsing user agents) and move with the cursor in one unit of
+            # work (see aggregate.py).
+            prepared = self.aggregator.prepare(rows, self._links) if self.aggregator is not None else None
             done, events = self._handle(rows)
             if done:
+                if self.aggregator is not None and len(done) < len(rows):
+                    prepared = self.aggregator.prepare(done, self._links)
                 with self.db.transaction() as session:
+                    if self.aggregator is not None and prepared is not None:
+                        self.aggregator.apply(session, done, prepared)
                     store.move_cursor(session, CURSOR, done[-1].id)
                 for event in events:
                     self.bus.publish(event)
@@ -83,6 +95,15 @@ class Ingest:
             if len(done) < len(rows):  # a transient failure: the rest waits for the next round
                 break
         return total
+
+    def _load_links(self, rows: list[StoredEvent]) -> None:
+        """The URLs of the batch's clicked links, in one query (a link's URL never changes: kept for the run)."""
+        clicked = {int(row.link_id) for row in rows if row.kind == "click" and row.link_id is not None}
+        wanted = clicked - set(self._links)
+        if wanted:
+            if len(self._links) > 50_000:
+                self._links.clear()
+            self._links.update(published.link_targets(self.db, wanted))
 
     def _handle(self, rows: list[StoredEvent]) -> tuple[list[StoredEvent], list[Event]]:
         done: list[StoredEvent] = []
@@ -142,8 +163,7 @@ class Ingest:
                 items.append(ActivityItem(kind="opened", contact_id=contact_id, occurred_at=row.occurred_at,
                                           properties=props, dedupe_key=f"stats:open:{run_id}:{contact_id}"))
         elif row.kind == "click" and contact_id is not None and row.link_id is not None:
-            target = published.link_target(self.db, int(row.link_id))
-            url = target[1] if target else ""
+            url = self._links.get(int(row.link_id), "")
             events.append(LinkClicked(run_id=run_id, contact_id=contact_id, link_id=int(row.link_id), url=url,
                                       at=row.occurred_at, machine=row.machine, machine_reason=row.machine_reason,
                                       event_uid=row.uid))

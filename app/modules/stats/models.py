@@ -13,7 +13,9 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -142,3 +144,160 @@ class RemoteKey(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)  # unix seconds, as in the key ring
     retired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     current: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+# -- report aggregates (issue 7): kept by aggregate.py from ingest batches and bus events ----------------------
+
+
+class ReportCampaign(Base):
+    """A campaign's name as reports show it (from campaigns' ``CampaignSaved``)."""
+
+    __tablename__ = "stats_campaign"
+
+    campaign_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    state: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReportAutomation(Base):
+    """An automation's name (from campaigns' ``AutomationSaved``), for revenue per automation."""
+
+    __tablename__ = "stats_automation"
+
+    automation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(300), default="", server_default="")
+
+
+class ReportRun(Base):
+    """One delivery run as reports see it: its campaign (or automation), A/B variant and send counts."""
+
+    __tablename__ = "stats_run"
+
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    automation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    variant: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    subject: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    state: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # accepted by the receiving server
+    total: Mapped[int | None] = mapped_column(Integer, nullable=True)  # audience size once delivery counted it
+    recipients_synced: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReportRecipient(Base):
+    """One recipient of one run: engagement counts and firsts (unique counts, curves, attribution), domain.
+
+    ``*_h`` columns count people only; ``*_any`` include machine traffic (scanners, prefetch, Apple MPP).
+    """
+
+    __tablename__ = "stats_recipient"
+
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    domain: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="", server_default="")  # delivery's, once synced
+    opens_h: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    opens_m: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clicks_h: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clicks_m: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_open_h: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    first_open_any: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    first_click_h: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    first_click_any: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_click_h: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (Index("ix_stats_recipient_contact_click", "contact_id", "last_click_h"),)
+
+
+class ReportHour(Base):
+    """Opens and clicks of a run per hour (UTC), people and machines apart."""
+
+    __tablename__ = "stats_hour"
+
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hour: Mapped[dt.datetime] = mapped_column(DateTime, primary_key=True)
+    opens_h: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    opens_m: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clicks_h: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clicks_m: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReportLink(Base):
+    """Clicks per registered link of a run."""
+
+    __tablename__ = "stats_link_clicks"
+
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    link_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    url: Mapped[str] = mapped_column(Text, default="", server_default="")
+    clicks_h: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clicks_m: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReportLinkPerson(Base):
+    """Who clicked a link (for unique clicks per link); ``human`` is 1 once a person (not a machine) clicked."""
+
+    __tablename__ = "stats_link_person"
+
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    link_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    human: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReportClient(Base):
+    """Opens of a run by mail client and device (from the user agent, parsed with ua-parser)."""
+
+    __tablename__ = "stats_client"
+
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    client: Mapped[str] = mapped_column(String(60), primary_key=True)
+    device: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opens_h: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    opens_m: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ReportBounce(Base):
+    """A bounce or complaint about one recipient of a run; one per (run, kind, who), whatever reported it."""
+
+    __tablename__ = "stats_bounce"
+
+    uid: Mapped[str] = mapped_column(String(100), primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # hard, soft, complaint
+    who: Mapped[str] = mapped_column(String(330))  # r<recipient id>, c<contact id> or the address
+    domain: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    synchronous: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # refused while sending
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    __table_args__ = (UniqueConstraint("run_id", "kind", "who", name="uq_stats_bounce_run_kind_who"),)
+
+
+class ReportConversion(Base):
+    """An ``order_completed`` (or other conversion event), attributed to the last campaign clicked in the window."""
+
+    __tablename__ = "stats_conversion"
+
+    uid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    email: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    contact_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    run_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    campaign_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    automation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    value: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    currency: Mapped[str] = mapped_column(String(8), default="", server_default="")
+
+
+class ReportListDay(Base):
+    """List growth per day (UTC) from contacts' events: subscriptions and unsubscribes."""
+
+    __tablename__ = "stats_list_day"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    subscribed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    unsubscribed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

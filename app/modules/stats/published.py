@@ -81,6 +81,17 @@ def link_target(db: Database, link_id: int) -> tuple[int, str] | None:
     return (int(row[0]), str(row[1])) if row is not None else None
 
 
+def link_targets(db: Database, link_ids: Iterable[int]) -> dict[int, str]:
+    """link id -> URL for registered links (unknown ids are left out)."""
+    wanted = sorted(set(link_ids))
+    found: dict[int, str] = {}
+    with db.read() as session:
+        for start in range(0, len(wanted), 900):
+            found.update((int(i), str(u)) for i, u in session.execute(
+                select(TrackedLink.id, TrackedLink.url).where(TrackedLink.id.in_(wanted[start:start + 900]))))
+    return found
+
+
 def store_links(session: Session, links: Sequence[Mapping[str, Any]]) -> int:
     """Store links pushed by the app with their ids (the endpoint must know the ids the tokens carry)."""
     rows = [{"id": int(link["id"]), "run_id": int(link["run_id"]), "url": check_url(link["url"]),

@@ -11,6 +11,7 @@ from typing import Any
 
 from app.kernel.registry import ModuleContext
 from app.modules.stats import store
+from app.modules.stats.aggregate import Aggregator
 from app.modules.stats.api import TrackingLinks
 from app.modules.stats.ingest import URGENT_KINDS, Ingest
 from app.modules.stats.keystore import SYNC_SECRET, TrackingSecrets
@@ -58,7 +59,9 @@ class StatsService:
         self.settings = context.settings
         self.secrets = TrackingSecrets(context.secrets, context.paths.data_dir)
         self._ring: KeyRing | None = None  # read on first use: the keyring costs ~0.1 s of start-up
-        self.ingest = Ingest(self.db, self.bus, str(context.paths.data_dir / "stats-ingest.lock"))
+        self.aggregator = Aggregator(self.db, self.settings)
+        self.ingest = Ingest(self.db, self.bus, str(context.paths.data_dir / "stats-ingest.lock"),
+                             aggregator=self.aggregator)
         self.tracker: EmbeddedTracker | None = None
         self.problem = ""
         self._wake = threading.Event()
@@ -81,6 +84,33 @@ class StatsService:
         from app.modules.contacts.messages import ListsChanged
 
         context.subscribe(ListsChanged, lambda _event: self.refresh_list_names())
+        self._subscribe_reports(context)
+
+    def _subscribe_reports(self, context: ModuleContext) -> None:
+        """Report aggregates from other modules' public events (each module may be absent: then nothing comes)."""
+        from app.modules.campaigns.messages import (
+            AutomationEmailStarted,
+            AutomationSaved,
+            CampaignRunStarted,
+            CampaignSaved,
+        )
+        from app.modules.contacts.messages import ContactsImported, ContactUnsubscribed, SubscriptionChanged
+        from app.modules.delivery.messages import BounceReceived, RecipientFailed, RunProgress, RunStateChanged
+
+        aggregator = self.aggregator
+        context.subscribe(BounceReceived, aggregator.on_bounce)
+        context.subscribe(RecipientFailed, aggregator.on_failed)
+        context.subscribe(RunProgress, aggregator.on_progress)
+        context.subscribe(RunStateChanged, aggregator.on_run_state)
+        context.subscribe(CampaignSaved, aggregator.on_campaign_saved)
+        context.subscribe(CampaignRunStarted, aggregator.on_campaign_run)
+        context.subscribe(AutomationSaved, aggregator.on_automation_saved)
+        context.subscribe(AutomationEmailStarted, aggregator.on_automation_email)
+        context.subscribe(ContactUnsubscribed, lambda event: aggregator.on_list_change(0, 1))
+        context.subscribe(SubscriptionChanged, lambda event: aggregator.on_list_change(
+            1 if event.status == "subscribed" else 0, 0))
+        context.subscribe(ContactsImported, lambda event: aggregator.on_list_change(
+            event.created if event.list_id is not None else 0, 0))
 
     # -- settings
 
@@ -152,6 +182,7 @@ class StatsService:
             self._loop.join(30)
             self._loop = None
         self.stop_tracker()
+        self.aggregator.close()
 
     def _committed(self, kinds: set[str]) -> None:
         if kinds & URGENT_KINDS:
@@ -174,6 +205,7 @@ class StatsService:
                 if self._sync_due():
                     self.sync()
                 self.ingest.run()
+                self.aggregator.flush()
             except Exception:
                 log.exception("tracking ingest or sync failed; retrying later")
 
