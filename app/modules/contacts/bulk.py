@@ -19,11 +19,20 @@ from app.modules.contacts.export import neutralise
 from app.modules.contacts.messages import (
     ContactsChanged,
     ContactSuppressed,
+    ContactTagged,
     ContactUnsubscribed,
     ListsChanged,
     SubscriptionChanged,
 )
-from app.modules.contacts.models import Consent, Contact, CustomField, Subscription, Suppression, Tag
+from app.modules.contacts.models import (
+    Consent,
+    Contact,
+    ContactTag,
+    CustomField,
+    Subscription,
+    Suppression,
+    Tag,
+)
 from app.modules.contacts.queries import ContactFilter, decorate, filter_clause, suppressed_clause
 
 CHUNK = 1000  # contacts per transaction: a cancel or a crash keeps every chunk already committed
@@ -104,6 +113,7 @@ class _Changes:
     subscribed: list[tuple[int, int]] = field(default_factory=list)
     unsubscribed: list[tuple[int, int, str]] = field(default_factory=list)
     suppressed: list[str] = field(default_factory=list)
+    tagged: list[int] = field(default_factory=list)  # contacts that did not have the tag before
 
 
 def _named_target(db: Database, action: BulkAction) -> tuple[int | None, bool]:
@@ -148,7 +158,10 @@ def run_bulk(db: Database, bus: MessageBus, target: BulkTarget, action: BulkActi
 def _apply(session: Session, action: BulkAction, named: int | None, ids: list[int], *, outcome: BulkOutcome,
            changes: _Changes) -> None:
     if action.kind == "tag" and named is not None:
+        had = set(session.scalars(select(ContactTag.contact_id).where(ContactTag.tag_id == named,
+                                                                      ContactTag.contact_id.in_(ids))))
         store.add_tags(session, ids, [named])
+        changes.tagged.extend(i for i in ids if i not in had)
         outcome.done += len(ids)
     elif action.kind == "list" and named is not None:
         added = _add_to_list(session, ids, named)
@@ -238,6 +251,8 @@ def _announce(bus: MessageBus, action: BulkAction, outcome: BulkOutcome, changes
                 bus.publish(ContactUnsubscribed(contact_id=contact_id, email=email, list_id=action.list_id))
         for email in changes.suppressed:
             bus.publish(ContactSuppressed(email=email, reason="manual"))
+    if changes.tagged:  # automations start on a tag being added, however many contacts got it
+        bus.publish(ContactTagged(tag=action.name.strip(), contact_ids=tuple(changes.tagged)))
     ids = tuple(changes.touched) if small and action.kind != "delete" else ()
     bus.publish(ContactsChanged(contact_ids=ids))
 

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
 from app.kernel.bus import MessageBus
 from app.kernel.database import Database
 from app.kernel.registry import ModuleContext
 from app.modules.contacts import store
 from app.modules.contacts.addresses import InvalidAddress, parse_address
 from app.modules.contacts.messages import (
+    ChangeContact,
     ConfirmSubscription,
     ContactsChanged,
     ContactSuppressed,
+    ContactTagged,
     ContactUnsubscribed,
     RecordActivity,
     SubscriptionChanged,
     SuppressAddress,
     UnsubscribeContact,
 )
-from app.modules.contacts.models import Consent, Subscription
+from app.modules.contacts.models import Consent, Contact, ContactTag, Subscription
 
 
 class ContactsHandlers:
@@ -30,6 +35,7 @@ class ContactsHandlers:
         context.handle(SuppressAddress, self.suppress)
         context.handle(ConfirmSubscription, self.confirm)
         context.handle(RecordActivity, self.record_activity)
+        context.handle(ChangeContact, self.change_contact)
 
     @staticmethod
     def _clean(email: str) -> str:
@@ -97,3 +103,62 @@ class ContactsHandlers:
     def record_activity(self, command: RecordActivity) -> int:
         with self.db.transaction() as session:
             return store.record_activity(session, command.items)
+
+    def change_contact(self, command: ChangeContact) -> bool:
+        with self.db.transaction() as session:
+            contact = session.get(Contact, command.contact_id)
+            if contact is None:
+                raise store.ContactsError(f"no contact with id {command.contact_id}")
+            tagged, untagged = _change_tags(session, contact.id, command)
+            changed = untagged
+            if command.fields:
+                values = dict(contact.fields or {})
+                for key, value in command.fields.items():
+                    if value is None:
+                        values.pop(key, None)
+                    else:
+                        values[key] = value
+                if values != (contact.fields or {}):
+                    contact.fields = values
+                    changed = True
+            lists = _change_lists(session, contact, command)
+        for list_id, status in lists:
+            self.bus.publish(SubscriptionChanged(contact_id=command.contact_id, list_id=list_id, status=status))
+        for name in tagged:
+            self.bus.publish(ContactTagged(tag=name, contact_ids=(command.contact_id,)))
+        changed = changed or bool(tagged or lists)
+        if changed:
+            self.bus.publish(ContactsChanged(contact_ids=(command.contact_id,)))
+        return changed
+
+
+def _change_tags(session: Session, contact_id: int, command: ChangeContact) -> tuple[list[str], bool]:
+    """Tags added (names that are new on the contact) and whether any tag was removed."""
+    tagged: list[str] = []
+    if command.add_tags:
+        tags = store.get_or_create_tags(session, command.add_tags)
+        had = set(session.scalars(select(ContactTag.tag_id).where(
+            ContactTag.contact_id == contact_id, ContactTag.tag_id.in_([t.id for t in tags]))))
+        new = [t for t in tags if t.id not in had]
+        store.add_tags(session, [contact_id], [t.id for t in new])
+        tagged = [t.name for t in new]
+    removed = False
+    if command.remove_tags:
+        tags = store.get_or_create_tags(session, command.remove_tags)
+        gone = session.execute(delete(ContactTag).where(
+            ContactTag.contact_id == contact_id, ContactTag.tag_id.in_([t.id for t in tags])))
+        removed = bool(getattr(gone, "rowcount", 0))
+    return tagged, removed
+
+
+def _change_lists(session: Session, contact: Contact, command: ChangeContact) -> list[tuple[int, str]]:
+    changes: list[tuple[int, str]] = []
+    for list_id in command.join_lists:
+        if store.subscribe(session, contact.id, list_id, "subscribed"):
+            changes.append((list_id, "subscribed"))
+    for list_id in command.leave_lists:
+        sub = session.get(Subscription, (contact.id, list_id))
+        if sub is not None and sub.status != "unsubscribed":
+            store.unsubscribe(session, contact.email, list_id)
+            changes.append((list_id, "unsubscribed"))
+    return changes

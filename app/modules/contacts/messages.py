@@ -63,6 +63,24 @@ class RecordActivity(Command[int]):
     items: tuple[ActivityItem, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class ChangeContact(Command[bool]):
+    """One contact's tags, custom fields and lists, changed in one unit of work (an automation step).
+
+    Tags are named (created when new); ``fields`` are custom values by key (None clears one); a list joined is
+    subscribed (a suppressed contact is refused with ``ContactsError``), a list left is unsubscribed. Every part
+    is idempotent, so repeating the command changes nothing. Returns True when anything changed.
+    """
+
+    contact_id: int
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+    fields: dict[str, Any] = field(default_factory=dict)
+    join_lists: tuple[int, ...] = ()
+    leave_lists: tuple[int, ...] = ()
+    source: str = ""
+
+
 # -- events ----------------------------------------------------------------------------------------
 
 
@@ -110,3 +128,11 @@ class ContactErased(Event):
 @dataclass(frozen=True, kw_only=True)
 class ListsChanged(Event):
     """Lists, tags, fields or segments were added, renamed or removed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactTagged(Event):
+    """A tag was put on contacts that did not have it (a bulk action or ``ChangeContact``): automations start."""
+
+    tag: str
+    contact_ids: tuple[int, ...]
