@@ -14,6 +14,7 @@ from app.modules.delivery.messages import SaveAccount, SaveIdentity
 from app.modules.delivery.mime import MessageError, ascii_address, check_header_text
 from app.modules.delivery.models import TLS_MODES, Account, Identity
 from app.modules.delivery.smtp import LOCAL_HOSTS, AccountConfig
+from app.modules.delivery.throttle import SendWindow
 
 LOCAL_OUTBOX_NAME = "Built-in outbox"
 _HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]+$")
@@ -44,6 +45,13 @@ def check_account(command: SaveAccount) -> None:
             raise DeliveryError(f"the limit {label} must be above zero (leave it empty for no limit)")
     if not 1 <= command.connections <= 50:
         raise DeliveryError("connections must be between 1 and 50")
+    if not 1 <= command.weight <= 1000:
+        raise DeliveryError("the weight must be between 1 and 1000")
+    if command.send_window is not None:
+        try:
+            SendWindow.parse(command.send_window)
+        except ValueError as exc:
+            raise DeliveryError(f"the send window is not valid: {exc}") from None
 
 
 def save_account(session: Session, secrets: SecretStore, command: SaveAccount) -> int:
@@ -69,8 +77,13 @@ def save_account(session: Session, secrets: SecretStore, command: SaveAccount) -
     account.per_second, account.per_hour, account.per_day = command.per_second, command.per_hour, command.per_day
     account.connections = command.connections
     account.enabled = command.enabled
+    account.weight = command.weight
+    if command.warmup and not account.warmup:  # the ramp starts on the day warm-up is switched on
+        account.warmup_started_on = dt.datetime.now(dt.UTC).date()
+    account.warmup = command.warmup
     if account.warmup_started_on is None:
-        account.warmup_started_on = dt.date.today()
+        account.warmup_started_on = dt.datetime.now(dt.UTC).date()
+    account.send_window = SendWindow.parse(command.send_window).to_spec() if command.send_window else None
     session.flush()
     if command.password:
         secrets.set(password_key(account.id), command.password)
@@ -134,7 +147,8 @@ def account_configs(session: Session, secrets: SecretStore, outbox_port: Callabl
                 continue  # the built-in outbox is off: runs on it pause with "account switched off"
             configs[account.id] = AccountConfig(account.id, account.name, "127.0.0.1", port, "none",
                                                 connections=account.connections, timeout=timeout,
-                                                per_second=account.per_second)
+                                                per_second=account.per_second, weight=account.weight,
+                                                send_window=account.send_window)
             continue
         password = ""
         if account.username:
@@ -144,5 +158,7 @@ def account_configs(session: Session, secrets: SecretStore, outbox_port: Callabl
                 password = ""
         configs[account.id] = AccountConfig(
             account.id, account.name, account.host, account.port, account.tls, account.username, password,
-            account.per_second, account.per_hour, account.per_day, account.connections, timeout)
+            account.per_second, account.per_hour, account.per_day, account.connections, timeout,
+            weight=account.weight, warmup_started_on=account.warmup_started_on if account.warmup else None,
+            send_window=account.send_window)
     return configs

@@ -19,6 +19,15 @@ class SenderSettings:
     max_connections: int = 8  # across all accounts
     slowdown_seconds: float = 60.0  # how long an account stays slowed after a "slow down" reply
     domain_per_minute: dict[str, int] = field(default_factory=dict)
+    # Several accounts: an account whose quota or send window would hold a message longer than quota_patience
+    # seconds hands it to the others; failover_after connection failures or "421" in a row take an account out
+    # for account_cooldown seconds (only while another can take over).
+    quota_patience: float = 5.0
+    failover_after: int = 3
+    account_cooldown: float = 300.0
+    warmup_start: int = 50  # a warming-up account's cap on its first day, then times warmup_factor a day
+    warmup_factor: float = 2.0
+    send_window: dict[str, Any] | None = None  # for accounts without their own (throttle.SendWindow.parse)
     local_hostname: str | None = None
     materialise_batch: int = 1000
     progress_interval: float = 0.5

@@ -55,6 +55,7 @@ def sender_settings(context: ModuleContext) -> SenderSettings:
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else fallback
 
     domains = get("delivery.domain_per_minute")
+    window = get("delivery.send_window")
     return SenderSettings(
         batch_size=int(number("delivery.batch_size", defaults.batch_size)),
         in_flight=int(number("delivery.in_flight", defaults.in_flight)),
@@ -65,6 +66,12 @@ def sender_settings(context: ModuleContext) -> SenderSettings:
         max_connections=int(number("delivery.max_connections", defaults.max_connections)),
         slowdown_seconds=number("delivery.slowdown_seconds", defaults.slowdown_seconds),
         domain_per_minute={str(k): int(v) for k, v in domains.items()} if isinstance(domains, dict) else {},
+        quota_patience=number("delivery.quota_patience_seconds", defaults.quota_patience),
+        failover_after=int(number("delivery.failover_after", defaults.failover_after)),
+        account_cooldown=number("delivery.account_cooldown_seconds", defaults.account_cooldown),
+        warmup_start=int(number("delivery.warmup_start", defaults.warmup_start)),
+        warmup_factor=number("delivery.warmup_factor", defaults.warmup_factor),
+        send_window=window if isinstance(window, dict) else None,
     )
 
 
@@ -161,7 +168,14 @@ class DeliveryService:
         return int(account_id), int(identity_id)
 
     def start_run(self, command: StartRun) -> int:
-        account_id, identity_id = self._defaults(command.account_id, command.identity_id)
+        account_id, identity_id = self._defaults(command.account_id or next(iter(command.account_ids), None),
+                                                 command.identity_id)
+        account_ids = list(dict.fromkeys((account_id, *command.account_ids))) if command.account_ids else None
+        if account_ids:
+            with self.db.read() as session:
+                missing = [a for a in account_ids if session.get(Account, a) is None]
+            if missing:
+                raise DeliveryError(f"no SMTP account with id {missing[0]}")
         content = dataclasses.asdict(command.content)
         try:
             source = source_for(content, self.db)  # a broken template is refused now, not found mid-send
@@ -170,8 +184,8 @@ class DeliveryService:
         audience = {k: list(v) for k, v in dataclasses.asdict(command.audience).items()}
         with self.db.transaction() as session:
             run = Run(campaign_id=command.campaign_id, identity_id=identity_id, account_id=account_id,
-                      audience=audience, content=content, version_key=source.version_key, state="queued",
-                      nonce=pysecrets.token_hex(4))
+                      account_ids=account_ids, audience=audience, content=content,
+                      version_key=source.version_key, state="queued", nonce=pysecrets.token_hex(4))
             session.add(run)
             session.flush()
             run_id = run.id
@@ -254,8 +268,10 @@ class DeliveryService:
                 return False
             if account.is_local_outbox:
                 raise DeliveryError("the built-in outbox cannot be removed (switch it off in the settings)")
-            in_use = session.scalar(select(Run.id).where(Run.account_id == account.id,
-                                                         Run.state.in_(("sending", "paused", "queued"))))
+            open_runs = session.execute(select(Run.id, Run.account_id, Run.account_ids).where(
+                Run.state.in_(("sending", "paused", "queued")))).all()
+            in_use = next((run_id for run_id, main, more in open_runs
+                           if main == account.id or account.id in (more or ())), None)
             if in_use is not None:
                 raise DeliveryError(f"run {in_use} still uses this account; finish or cancel it first")
             if session.scalar(select(Run.id).where(Run.account_id == account.id)) is not None:

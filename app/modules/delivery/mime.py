@@ -76,13 +76,19 @@ def unstructured(name: str, value: str) -> str:
     return f"{name}: " + "\r\n ".join(encoded_words(value))
 
 
-def ascii_address(email: str) -> str:
-    """The address with its domain in IDNA (xn--) form; a non-ASCII local part needs SMTPUTF8, which we refuse."""
+def needs_smtputf8(email: str) -> bool:
+    """A non-ASCII local part can only be sent with SMTPUTF8 (RFC 6531); a non-ASCII domain goes as IDNA."""
+    return not email.strip().rpartition("@")[0].isascii()
+
+
+def ascii_address(email: str, *, utf8: bool = False) -> str:
+    """The address with its domain in IDNA (xn--) form. A non-ASCII local part is refused unless ``utf8`` (the
+    message goes with SMTPUTF8), in which case it is kept as UTF-8."""
     local, at, domain = email.strip().rpartition("@")
     if not at or not local or not domain:
         raise MessageError(f"{email!r} is not an email address")
-    if not local.isascii():
-        raise MessageError(f"{email!r} has a non-ASCII local part, which needs SMTPUTF8 (not supported yet)")
+    if not local.isascii() and not utf8:
+        raise MessageError(f"{email!r} has a non-ASCII local part, which needs SMTPUTF8")
     if not domain.isascii():
         try:
             domain = domain.encode("idna").decode("ascii")
@@ -95,9 +101,9 @@ def ascii_address(email: str) -> str:
     return address
 
 
-def mailbox(name: str, email: str) -> str:
+def mailbox(name: str, email: str, *, utf8: bool = False) -> str:
     """``Name <address>`` with the name quoted or encoded as needed."""
-    address = ascii_address(email)
+    address = ascii_address(email, utf8=utf8)
     name = name.strip()
     if not name:
         return address
@@ -191,10 +197,12 @@ class Skeleton:
 
     def build(self, *, recipient_id: int, to_name: str, to_email: str, parts: MessageParts,
               unsubscribe_url: str = "", unsubscribe_mailto: str = "") -> bytes:
-        """The full message; raises :class:`MessageError` (for this recipient only) on bad data."""
+        """The full message; raises :class:`MessageError` (for this recipient only) on bad data. An address with
+        a non-ASCII local part goes into To as UTF-8 (RFC 6532): such a message needs SMTPUTF8."""
         check_header_text("subject", parts.subject)
+        utf8 = needs_smtputf8(to_email)
         head = [
-            _fold_mailbox("To", mailbox(to_name, to_email)),
+            _fold_mailbox("To", mailbox(to_name, to_email, utf8=utf8)),
             unstructured("Subject", parts.subject),
             f"Date: {self._clock.date()}",
             f"Message-ID: {self.message_id(recipient_id)}",
@@ -207,7 +215,7 @@ class Skeleton:
             if unsubscribe_url.startswith("https://"):
                 head.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
         return b"".join((
-            self._static, ("\r\n".join(head) + "\r\n").encode("ascii"), self._body_head,
+            self._static, ("\r\n".join(head) + "\r\n").encode("utf-8" if utf8 else "ascii"), self._body_head,
             self._text_head, *self._part(parts.text), self._html_head, *self._part(parts.html), self._tail,
         ))
 

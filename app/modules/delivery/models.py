@@ -76,6 +76,12 @@ class Account(Base):
     per_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
     connections: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
     warmup_started_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    # A new account's daily cap grows day by day from warmup_started_on (see throttle.WarmupRamp) when on.
+    warmup: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Share of a run's messages when a run uses several accounts (smooth weighted round-robin).
+    weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # When this account may send: {"days": [0..6 (Monday 0)], "start": "09:00", "end": "17:00", "time_zone": "..."}
+    send_window: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     # The built-in outbox: its port is chosen when the app starts, so the row keeps none.
     is_local_outbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
@@ -91,6 +97,8 @@ class Run(Base):
     campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("delivery_identity.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("delivery_account.id"))
+    # Every account the run may use (weights and failover); None: only account_id.
+    account_ids: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     audience: Mapped[dict[str, Any]] = mapped_column(JSON)
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     version_key: Mapped[str] = mapped_column(String(128), default="", server_default="")

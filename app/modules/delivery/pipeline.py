@@ -1,37 +1,41 @@
-"""One pass over one run: claim a batch as `sending` -> build each message -> N reused connections -> outcomes
-written in batches. Halts (and hands back what is not on the wire) when the run is paused, cancelled or refused."""
+"""One pass over one run: claim a batch as `sending` (each recipient given to one of the run's accounts by
+weight) -> build each message -> N reused connections per account -> outcomes written in batches. Halts (and hands
+back what is not on the wire) when the run is paused, cancelled or refused; an account that fails or reaches its
+quota drops out and what it had not sent goes back to the others; when none is left the run waits."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import contextlib
+import datetime as dt
 import random
 from typing import TYPE_CHECKING, Any
 
 from app.modules.delivery import replies, store
 from app.modules.delivery.content import RenderFailed
+from app.modules.delivery.lanes import Lane, pick, share_connections
 from app.modules.delivery.mime import MessageError
 from app.modules.delivery.run_context import Prepared, RunContext
 from app.modules.delivery.smtp import AccountRefused, Attempt, ConnectFailed, SmtpConnection
 from app.modules.delivery.store import Claimed, Outcome
-from app.modules.delivery.throttle import AccountThrottle
 
 if TYPE_CHECKING:
     from app.modules.delivery.sender import Sender
 
 
 class RunPipeline:
-    """Claimer -> bounded queue -> N connections -> batched outcome writer, for one pass over one run."""
+    """Claimer -> a bounded queue per account -> its connections -> batched outcome writer, for one pass over
+    one run."""
 
-    def __init__(self, sender: Sender, ctx: RunContext, throttle: AccountThrottle) -> None:
+    def __init__(self, sender: Sender, ctx: RunContext, lanes: list[Lane]) -> None:
         self.sender = sender
         self.ctx = ctx
-        self.throttle = throttle
+        self.lanes = lanes
         self.settings = sender.settings
-        self.connections = max(1, min(ctx.account.connections, self.settings.max_connections))
-        self.queue: asyncio.Queue[Prepared | None] = asyncio.Queue(maxsize=self.connections * 2)
         self.pending: list[Outcome] = []
+        self.resume_at: float | None = None  # every account is out: when the first may send again
+        self.wait_reason = ""
         self.in_flight = 0
         self.room = asyncio.Condition()
         self.flush_now = asyncio.Event()
@@ -50,10 +54,17 @@ class RunPipeline:
         for task in self._tasks:
             task.cancel()
 
+    @staticmethod
+    def make_lanes(sender: Sender, ctx: RunContext) -> list[Lane]:
+        shares = share_connections([a.connections for a in ctx.accounts], sender.settings.max_connections)
+        return [Lane(account, sender.throttle_for(account), sender.health_of(account.id), connections)
+                for account, connections in zip(ctx.accounts, shares, strict=True)]
+
     async def run(self) -> None:
         writer = asyncio.create_task(self._writer())
         producer = asyncio.create_task(self._producer())
-        consumers = [asyncio.create_task(self._consumer()) for _ in range(self.connections)]
+        consumers = [asyncio.create_task(self._consumer(lane)) for lane in self.lanes
+                     for _ in range(lane.connections)]
         self._tasks = [producer, *consumers]
         try:
             await producer
@@ -65,10 +76,11 @@ class RunPipeline:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-            while not self.queue.empty():  # claimed and built but never handed to a connection: not sent
-                item = self.queue.get_nowait()
-                if item is not None:
-                    self._settle(Outcome(item.claimed.id, "queued"))
+            for lane in self.lanes:  # claimed and built but never handed to a connection: not sent
+                while not lane.queue.empty():
+                    item = lane.queue.get_nowait()
+                    if item is not None:
+                        self._settle(Outcome(item.claimed.id, "queued"))
             await asyncio.gather(*self._announcements, return_exceptions=True)
             self.done = True
             self.flush_now.set()
@@ -76,8 +88,9 @@ class RunPipeline:
 
     # -- claiming and building
 
-    def _claim(self) -> tuple[str, list[Claimed], collections.Counter[str]]:
-        """(In the database thread.) Copy more audience in if needed, then mark the next due batch `sending`.
+    def _claim(self) -> tuple[str, list[tuple[Claimed, Lane]], collections.Counter[str]]:
+        """(In the database thread.) Copy more audience in if needed, then mark the next due batch `sending`,
+        each recipient for the account (lane) that will send it.
 
         Returns ("stopped" | "empty" | "waiting" | "claimed", rows, change in counts).
         """
@@ -93,10 +106,15 @@ class RunPipeline:
             delta["queued"] += added
         now = self.sender.clock.now()
         rows = store.due(db, ctx.run_id, batch, now)
-        claimed: list[Claimed] = []
+        claimed: list[tuple[Claimed, Lane]] = []
         waiting: list[tuple[int, float, str]] = []
         settled: list[Outcome] = []
+        taken = 0
         for row in rows:
+            lane = pick(self.lanes, now)
+            if lane is None:  # every account is out (quota, window, failures): the rest stay as they are
+                break
+            taken += 1
             origin = "deferred" if row.was_deferred else "queued"
             delta[origin] -= 1
             if row.attempts > 0 and is_suppressed(db, row.email):  # it may have bounced or unsubscribed since
@@ -110,21 +128,21 @@ class RunPipeline:
                 waiting.append((row.id, now + wait, f"waiting for the per-domain limit of {domain}"))
                 delta["deferred"] += 1
                 continue
-            claimed.append(row)
+            claimed.append((row, lane))
             delta["sending"] += 1
-        ctx.queued_unclaimed = max(0, ctx.queued_unclaimed - sum(1 for r in rows if not r.was_deferred))
-        store.claim(db, claimed, waiting, ctx.account.id, now)
+        ctx.queued_unclaimed = max(0, ctx.queued_unclaimed - sum(1 for r in rows[:taken] if not r.was_deferred))
+        store.claim(db, [(row, lane.account.id) for row, lane in claimed], waiting, now)
         store.record(db, settled, now)
         if claimed:
             return "claimed", claimed, delta
-        return ("waiting" if rows else "empty"), claimed, delta
+        return ("waiting" if taken else "empty" if not rows else "out"), claimed, delta
 
     async def _producer(self) -> None:
         batch = self.settings.batch_size
         while not self.halted():
             async with self.room:
                 await self.room.wait_for(lambda: self.in_flight + batch <= self.settings.in_flight or self.halted())
-            if self.halted():
+            if self.halted() or not self._any_lane():
                 break
             status, claimed, delta = await self.sender._db(self._claim)
             self.ctx.counts.update(delta)
@@ -133,52 +151,145 @@ class RunPipeline:
                 break
             if status == "empty":
                 break
+            if status == "out" and not self._any_lane():
+                break
             self.in_flight += len(claimed)
-            for row in claimed:
+            for row, lane in claimed:
                 try:
                     prepared = self.ctx.prepare(row)
                 except (RenderFailed, MessageError) as exc:
                     self._settle(Outcome(row.id, "failed", "content", None, str(exc), report=True))
                     continue
-                await self.queue.put(prepared)
-        for _ in range(self.connections):
-            await self.queue.put(None)
+                await lane.queue.put(prepared)
+        for lane in self.lanes:
+            for _ in range(lane.connections):
+                await lane.queue.put(None)
+
+    # -- accounts in and out of rotation
+
+    def _any_lane(self) -> bool:
+        """Is any account usable now? Checks quotas and windows first; when none is, decides what the run does:
+        waits until the first is back (``resume_at``), or pauses when every account refused us."""
+        now = self.sender.clock.now()
+        for lane in self.lanes:
+            if lane.usable(now):
+                wait = lane.throttle.quota_wait()
+                if wait > self.settings.quota_patience:
+                    lane.quota_until = now + wait
+        if any(lane.usable(now) for lane in self.lanes):
+            return True
+        if all(lane.health.refused and now < lane.health.out_until for lane in self.lanes):
+            if len(self.lanes) == 1:
+                only = self.lanes[0]
+                self._halt(f"The SMTP account {only.account.name} cannot be used: {only.health.refused}")
+            else:
+                reasons = "; ".join(f"{lane.account.name}: {lane.health.refused}" for lane in self.lanes)
+                self._halt(f"None of this run's SMTP accounts can be used ({reasons})")
+            for lane in self.lanes:  # resuming the run tries them again
+                lane.health.refused, lane.health.out_until = "", 0.0
+            return False
+        first = min(self.lanes, key=lambda lane: lane.back_at(now))
+        self.resume_at = first.back_at(now)
+        when = dt.datetime.fromtimestamp(self.resume_at).strftime("%a %H:%M")
+        self.wait_reason = f"waiting until {when}: " + "; ".join(self._why_out(lane, now) for lane in self.lanes)
+        return False
+
+    def _why_out(self, lane: Lane, now: float) -> str:
+        name = lane.account.name
+        if now < lane.health.out_until and lane.health.refused:
+            return f"{name} refused us ({lane.health.refused})"
+        if now < lane.health.out_until:
+            return f"{name} failed ({lane.health.out_reason})"
+        window = lane.throttle.limits.window
+        if window is not None and window.wait(now) > 0:
+            return f"{name} is outside its send window ({window.describe()})"
+        cap = lane.throttle.daily_cap(now)
+        if lane.throttle.limits.warmup is not None and cap is not None and cap != lane.throttle.limits.per_day:
+            return f"{name} reached today's warm-up cap of {cap:,}"
+        return f"{name} reached its hourly or daily limit"
+
+    def _others(self, lane: Lane) -> bool:
+        """Can another account of the run take over from ``lane`` now?"""
+        now = self.sender.clock.now()
+        return any(other is not lane and other.usable(now) for other in self.lanes)
+
+    def _strike(self, lane: Lane, reason: str) -> bool:
+        """A connection failure or "421" on ``lane``. True when another account can take the message (after a few
+        in a row this one is left alone for a while); False when it is the only one left (retry as usual)."""
+        if not self._others(lane):
+            return False
+        health = lane.health
+        health.strikes += 1
+        if health.strikes >= self.settings.failover_after:
+            health.strikes = 0
+            health.out_until = self.sender.clock.now() + self.settings.account_cooldown
+            health.out_reason = reason
+            self.sender.note(self.ctx, f"{lane.account.name} failed ({reason}); sending through the other accounts")
+        return True
+
+    def _refused(self, lane: Lane, reason: str) -> None:
+        """The account cannot be used as configured (login or TLS refused)."""
+        lane.health.refused = reason
+        lane.health.out_until = self.sender.clock.now() + self.settings.account_cooldown
+        if self._others(lane):
+            self.sender.note(self.ctx, f"{lane.account.name} cannot be used ({reason}); "
+                                       "sending through the other accounts")
+        else:
+            self._any_lane()  # pauses the run with every account's reason
 
     # -- sending
 
-    async def _consumer(self) -> None:
-        async with self.sender._slots:
-            connection = SmtpConnection(self.ctx.account, self.settings.local_hostname)
-            try:
-                while (item := await self.queue.get()) is not None:
-                    if self.halted():
-                        self._settle(Outcome(item.claimed.id, "queued"))
-                        continue
-                    await self.throttle.acquire()
-                    try:
-                        attempt = await connection.send(item.envelope_from, item.recipient, item.stuffed)
-                    except AccountRefused as exc:
-                        self.throttle.refund()
+    async def _consumer(self, lane: Lane) -> None:
+        connection = SmtpConnection(lane.account, self.settings.local_hostname)
+        clock = self.sender.clock
+        try:
+            while (item := await lane.queue.get()) is not None:
+                if self.halted() or not lane.usable(clock.now()):
+                    self._settle(Outcome(item.claimed.id, "queued"))
+                    continue
+                wait = await lane.throttle.acquire(self.settings.quota_patience)
+                if wait > 0:  # its quota is used up or its window closed: the others (or later) take it
+                    lane.quota_until = clock.now() + wait
+                    self._settle(Outcome(item.claimed.id, "queued"))
+                    continue
+                try:
+                    attempt = await connection.send(item.envelope_from, item.recipient, item.stuffed,
+                                                    smtputf8=item.smtputf8)
+                except AccountRefused as exc:
+                    lane.throttle.refund()
+                    self._settle(Outcome(item.claimed.id, "queued", "", None, str(exc)))
+                    self._refused(lane, str(exc))
+                    continue
+                except ConnectFailed as exc:
+                    lane.throttle.refund()
+                    if self._strike(lane, str(exc)):
                         self._settle(Outcome(item.claimed.id, "queued", "", None, str(exc)))
-                        self._halt(f"The SMTP account {self.ctx.account.name} cannot be used: {exc}")
                         continue
-                    except ConnectFailed as exc:
-                        self.throttle.refund()
-                        attempt = Attempt("retry", None, str(exc), "connect")
-                    self._settle(self._judge(item, attempt))
-                    if attempt.result == "retry":
-                        await self.sender.clock.sleep(min(5.0, self.settings.retry_base / 10))
-            finally:
-                await connection.close()
+                    attempt = Attempt("retry", None, str(exc), "connect")
+                if (attempt.result == "reply" and attempt.code == 421 and attempt.phase != "content"
+                        and self._strike(lane, replies.describe(attempt.code, attempt.text))):
+                    lane.throttle.refund()  # "421 closing": nothing was sent; another account takes it
+                    lane.throttle.slow_down()
+                    self._settle(Outcome(item.claimed.id, "queued", "", 421, attempt.text))
+                    continue
+                if attempt.result == "unsupported":
+                    lane.throttle.refund()
+                self._settle(self._judge(item, attempt, lane))
+                if attempt.result == "retry":
+                    await clock.sleep(min(5.0, self.settings.retry_base / 10))
+        finally:
+            await connection.close()
 
     def _retry_at(self, claimed: Claimed, now: float) -> float:
         delay = min(self.settings.retry_max, self.settings.retry_base * 2.0 ** max(0, claimed.attempts - 1))
         return now + delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
 
-    def _judge(self, item: Prepared, attempt: Attempt) -> Outcome:  # noqa: PLR0911 - one exit per verdict
+    def _judge(self, item: Prepared, attempt: Attempt, lane: Lane) -> Outcome:  # noqa: PLR0911 - one exit per verdict
         ctx, claimed, now = self.ctx, item.claimed, self.sender.clock.now()
         words = replies.describe(attempt.code, attempt.text)
         rid, mid = claimed.id, item.message_id
+        if attempt.result == "unsupported":  # this recipient only; nothing was sent
+            return Outcome(rid, "failed", "failed", None, words, report=True)
         if attempt.result == "unknown":
             self._error(words)
             return Outcome(rid, "unknown", "unknown", None, words, message_id=mid)
@@ -188,10 +299,12 @@ class RunPipeline:
         verdict = replies.classify(attempt.code or 0, attempt.text)
         if verdict.outcome == replies.SENT:
             ctx.consecutive_errors = 0
+            lane.health.strikes, lane.health.refused = 0, ""
+            lane.sent += 1
             self.sender.note_sent()
             return Outcome(rid, "sent", "sent", attempt.code, words, message_id=mid, report=True)
         if verdict.slow_down:
-            self.throttle.slow_down()
+            lane.throttle.slow_down()
         if verdict.outcome == replies.POLICY:
             self._halt(f"The server refused the campaign: {words}")
             return Outcome(rid, "queued", "policy", attempt.code, words)

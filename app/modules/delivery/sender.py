@@ -7,6 +7,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -14,9 +15,19 @@ from typing import Any, TypeVar
 from app.kernel.database import Database
 from app.modules.delivery import store
 from app.modules.delivery.config import WorkerConfig
+from app.modules.delivery.lanes import LaneHealth
 from app.modules.delivery.pipeline import RunPipeline
 from app.modules.delivery.run_context import RunContext, RunUnavailable, load
-from app.modules.delivery.throttle import AccountThrottle, Clock, DomainThrottle, Limits, WallClock
+from app.modules.delivery.smtp import AccountConfig
+from app.modules.delivery.throttle import (
+    AccountThrottle,
+    Clock,
+    DomainThrottle,
+    Limits,
+    SendWindow,
+    WallClock,
+    WarmupRamp,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,6 +48,10 @@ class Sender:
         self.stopping = False
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="postroom-delivery-db")
         self._throttles: dict[int, AccountThrottle] = {}
+        self._health: dict[int, LaneHealth] = {}
+        self._resume_at: dict[int, float] = {}  # runs whose accounts are all out, and when the first is back
+        self._notes: dict[int, str] = {}
+        self._note_tasks: set[asyncio.Task[None]] = set()
         self._domains = DomainThrottle(self.settings.domain_per_minute, self.clock)
         self._contexts: dict[int, RunContext] = {}
         self._sent_times: collections.deque[float] = collections.deque(maxlen=20_000)
@@ -52,7 +67,6 @@ class Sender:
 
     async def run(self) -> None:
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(self.settings.max_connections)
         control = asyncio.create_task(self._watch_control())
         try:
             while not self.stopping:
@@ -69,16 +83,28 @@ class Sender:
                     progressed = await self.send_run(run_id) or progressed
                 if not progressed and not self.stopping:
                     due = await self._db(store.next_due, self.db, runs)
+                    waits = [self._resume_at[r] for r in runs if r in self._resume_at]
+                    if waits:
+                        due = min(due or math.inf, *waits)
                     await self._sleep(min(30.0, max(0.05, due - self.clock.now())) if due else 30.0)
         finally:
             control.cancel()
+            await asyncio.gather(*self._note_tasks, return_exceptions=True)
             self._executor.shutdown(wait=True)
 
     async def _sleep(self, seconds: float) -> None:
+        """Idle for ``seconds`` on the sender's clock (an injected clock in tests), or until woken."""
         assert self._wake is not None
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        sleeping = asyncio.ensure_future(self.clock.sleep(seconds))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeping, woken):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(sleeping, woken, return_exceptions=True)
 
     async def _watch_control(self) -> None:
         while True:
@@ -97,8 +123,10 @@ class Sender:
         changed = {account_id for account_id, account in config.accounts.items()
                    if self.config.accounts.get(account_id) != account}
         self.config = config
+        self._resume_at.clear()  # a changed account or window may let a waiting run go now
         for account_id in changed:
             self._throttles.pop(account_id, None)
+            self._health.pop(account_id, None)
         current = self._pipeline.ctx.run_id if self._pipeline is not None else None
         for run_id in [r for r in self._contexts if r != current]:
             del self._contexts[run_id]
@@ -107,23 +135,61 @@ class Sender:
         if self._pipeline is not None:
             self._pipeline.abort()
 
-    def _throttle(self, ctx: RunContext) -> AccountThrottle:
-        throttle = self._throttles.get(ctx.account.id)
+    def throttle_for(self, account: AccountConfig) -> AccountThrottle:
+        """The account's throttle, kept across runs (seeded from what it sent in the last day, after a restart)."""
+        throttle = self._throttles.get(account.id)
         if throttle is None:
-            account = ctx.account
-            limits = Limits(account.per_second, account.per_hour, account.per_day)
+            settings = self.settings
+            warmup = None
+            if account.warmup_started_on is not None:
+                warmup = WarmupRamp(account.warmup_started_on, settings.warmup_start, settings.warmup_factor,
+                                    account.per_day)
+            window_spec = account.send_window or settings.send_window
+            window = None
+            if window_spec:
+                try:
+                    window = SendWindow.parse(window_spec)
+                except ValueError as exc:
+                    log.warning("the send window of %s is ignored: %s", account.name, exc)
+            limits = Limits(account.per_second, account.per_hour, account.per_day, warmup, window)
             history: list[float] = []
-            if account.per_hour or account.per_day:
-                keep = max(account.per_hour or 0, account.per_day or 0)
+            if account.per_hour or account.per_day or warmup is not None:
+                keep = max(account.per_hour or 0, account.per_day or 0,
+                           (warmup.cap(self.clock.now()) or 0) if warmup else 0)
                 history = store.sent_times(self.db, account.id, self.clock.now() - 86400, keep)
             throttle = self._throttles[account.id] = AccountThrottle(
-                limits, self.clock, history, slowdown_seconds=self.settings.slowdown_seconds)
+                limits, self.clock, history, slowdown_seconds=settings.slowdown_seconds)
         return throttle
+
+    def health_of(self, account_id: int) -> LaneHealth:
+        return self._health.setdefault(account_id, LaneHealth())
+
+    def note(self, ctx: RunContext, reason: str) -> None:
+        """Say on a sending run what it is doing about its accounts (shown as its note; the state stays)."""
+        if self._notes.get(ctx.run_id) == reason:
+            return
+        self._notes[ctx.run_id] = reason
+        log.info("run %s: %s", ctx.run_id, reason)
+
+        def write() -> bool:
+            return store.set_run_state(self.db, ctx.run_id, "sending", reason, ("sending",))
+
+        async def tell() -> None:
+            if await self._db(write):
+                self.report({"type": "state", "run_id": ctx.run_id, "campaign_id": ctx.campaign_id,
+                             "state": "sending", "reason": reason})
+
+        task = asyncio.get_running_loop().create_task(tell())
+        self._note_tasks.add(task)
+        task.add_done_callback(self._note_tasks.discard)
 
     # -- one run ---------------------------------------------------------------------------------------
 
     async def send_run(self, run_id: int) -> bool:
         """Send what is due now for one run; True when anything was sent or settled."""
+        if self._resume_at.get(run_id, 0.0) > self.clock.now():
+            return False
+        self._resume_at.pop(run_id, None)
         ctx = self._contexts.get(run_id)
         if ctx is None:
             try:
@@ -133,12 +199,17 @@ class Sender:
                 return False
             self._contexts[run_id] = ctx
         ctx.halted = False
-        throttle = await self._db(self._throttle, ctx)
-        pipeline = self._pipeline = RunPipeline(self, ctx, throttle)
+        lanes = await self._db(RunPipeline.make_lanes, self, ctx)
+        pipeline = self._pipeline = RunPipeline(self, ctx, lanes)
         try:
             await pipeline.run()
         finally:
             self._pipeline = None
+        if pipeline.resume_at is not None and not ctx.halted:
+            self._resume_at[run_id] = pipeline.resume_at
+            self.note(ctx, pipeline.wait_reason)
+        elif pipeline.settled and self._notes.get(run_id, "").startswith("waiting until"):
+            self.note(ctx, "")
         if not ctx.halted and not self.stopping:
             await self._settle(ctx)
         if ctx.halted or await self._db(store.run_state, self.db, run_id) != "sending":

@@ -4,6 +4,7 @@ and a precise answer for every way a transaction can end, so nothing is ever sen
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,9 @@ class AccountConfig:
     connections: int = 4
     timeout: float = 60.0
     cafile: str = ""  # extra trusted certificate (a private relay); verification stays on
+    weight: int = 1  # share of a run that uses several accounts
+    warmup_started_on: dt.date | None = None  # set while the account warms up (its daily cap grows)
+    send_window: dict[str, Any] | None = None  # throttle.SendWindow.parse() spec
 
     def check_tls(self) -> None:
         if self.tls not in ("ssl", "starttls", "none"):
@@ -53,7 +57,8 @@ class AccountConfig:
 class Attempt:
     """How one transaction ended. ``phase`` tells whether the message may have been delivered."""
 
-    result: str  # reply (the server answered), retry (nothing transferred), unknown (may have arrived)
+    result: str  # reply (the server answered), retry (nothing transferred), unknown (may have arrived),
+    # unsupported (the message needs an extension the server lacks; nothing transferred)
     code: int | None = None
     text: str = ""
     phase: str = ""  # mail, rcpt, data, content
@@ -146,9 +151,15 @@ class SmtpConnection:
                 pass
         wire.close()
 
-    async def send(self, envelope_from: str, recipient: str, stuffed: bytes) -> Attempt:
+    @property
+    def smtputf8(self) -> bool:
+        return "smtputf8" in self.extensions
+
+    async def send(self, envelope_from: str, recipient: str, stuffed: bytes, *, smtputf8: bool = False) -> Attempt:
         """Send one message (``stuffed``: CRLF, dot-stuffed, ending in CRLF.CRLF) to one recipient.
 
+        ``smtputf8``: the recipient's address (and so the message's To) is internationalised (RFC 6531); when the
+        server does not offer SMTPUTF8 the result is ``unsupported`` and nothing is sent.
         Raises :class:`ConnectFailed` / :class:`AccountRefused` when no transaction could begin.
         """
         if not self.connected:
@@ -156,9 +167,12 @@ class SmtpConnection:
         wire = self._wire
         assert wire is not None
         timeout = self.account.timeout
+        if smtputf8 and not self.smtputf8:
+            return Attempt("unsupported", None, f"{recipient} is an internationalised address, which needs "
+                           f"SMTPUTF8, and the server of {self.account.name} does not offer it", "mail")
         # Addresses were checked when the message was built (no CR/LF can reach the commands).
-        commands = (b"MAIL FROM:<%s>\r\n" % envelope_from.encode("ascii"),
-                    b"RCPT TO:<%s>\r\n" % recipient.encode("ascii"), b"DATA\r\n")
+        commands = (b"MAIL FROM:<%s>%s\r\n" % (envelope_from.encode("ascii"), b" SMTPUTF8" if smtputf8 else b""),
+                    b"RCPT TO:<%s>\r\n" % recipient.encode("utf-8" if smtputf8 else "ascii"), b"DATA\r\n")
         phase = "mail"
         try:
             try:

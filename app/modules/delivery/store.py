@@ -115,17 +115,17 @@ def due(db: Database, run_id: int, limit: int, now: float) -> list[Claimed]:
     return [Claimed(r[0], r[1], r[2], _data(r[3]), r[4], r[5] or now, i >= queued) for i, r in enumerate(rows)]
 
 
-def claim(db: Database, claimed: Sequence[Claimed], waiting: Sequence[tuple[int, float, str]],
-          account_id: int, now: float) -> None:
-    """Mark ``claimed`` as ``sending`` (durably, before any SMTP transaction starts) and push ``waiting``
-    (id, retry time, why) back without using an attempt."""
+def claim(db: Database, claimed: Sequence[tuple[Claimed, int]], waiting: Sequence[tuple[int, float, str]],
+          now: float) -> None:
+    """Mark ``claimed`` (each with the account that will send it) as ``sending`` (durably, before any SMTP
+    transaction starts) and push ``waiting`` (id, retry time, why) back without using an attempt."""
     with db.transaction() as session:
         connection = session.connection()
         if claimed:
             connection.exec_driver_sql(_sql(db,
                 "UPDATE delivery_recipient SET state = 'sending', attempts = attempts + 1, account_id = ?, "
                 "first_attempt_at = COALESCE(first_attempt_at, ?) WHERE id = ?"),
-                [(account_id, now, c.id) for c in claimed])
+                [(account_id, now, c.id) for c, account_id in claimed])
         if waiting:
             connection.exec_driver_sql(_sql(db,
                 "UPDATE delivery_recipient SET state = 'deferred', next_attempt_at = ?, reply_text = ? WHERE id = ?"),

@@ -20,6 +20,7 @@ class Delivered:
     rcpt_to: str
     raw: bytes
     at: float
+    mail_options: tuple[str, ...] = ()
 
 
 @dataclass
@@ -91,16 +92,21 @@ class _Handler:
             return reply
         with self.state.lock:
             self.state.delivered.append(Delivered(envelope.mail_from, address, envelope.original_content,
-                                                  time.time()))
+                                                  time.time(), tuple(envelope.mail_options)))
         return "250 2.0.0 OK queued"
 
 
 class ScriptedSmtpServer:
     """aiosmtpd on 127.0.0.1 (a port the OS picks) on its own thread; use as a context manager."""
 
-    def __init__(self, script: Script | None = None, *, pipelining: bool = True) -> None:
+    def __init__(self, script: Script | None = None, *, pipelining: bool = True, smtputf8: bool = False,
+                 password: str | None = None) -> None:
+        """``smtputf8``: offer SMTPUTF8 (RFC 6531); ``password``: offer AUTH and accept only that password."""
         self.state = _State(script or Script())
         self.pipelining = pipelining
+        self.smtputf8 = smtputf8
+        self.password = password
+        self.logins: list[tuple[str, bool]] = []
         self.port = 0
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -136,8 +142,20 @@ class ScriptedSmtpServer:
         handler = _Handler(self.state, release, self.pipelining)
         sessions: list[Any] = []
 
+        def authenticate(_server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> Any:
+            from aiosmtpd.smtp import AuthResult, LoginPassword
+
+            ok = isinstance(data, LoginPassword) and data.password.decode() == self.password
+            self.logins.append((data.login.decode() if isinstance(data, LoginPassword) else "", ok))
+            return AuthResult(success=ok, handled=False)
+
+        auth: dict[str, Any] = {}
+        if self.password is not None:
+            auth = {"authenticator": authenticate, "auth_require_tls": False}
+
         def factory() -> Any:
-            protocol = SMTP(handler, hostname="test-smtp", decode_data=False)
+            protocol = SMTP(handler, hostname="test-smtp", decode_data=False, enable_SMTPUTF8=self.smtputf8,
+                            **auth)
             sessions.append(protocol)
             return protocol
 
