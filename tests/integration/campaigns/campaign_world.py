@@ -3,7 +3,6 @@ contacts in several time zones, a template, and the built-in outbox as the defau
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from collections.abc import Callable
@@ -97,6 +96,3 @@ def outbox_by_recipient(kernel: Kernel) -> dict[str, list[Any]]:
         found.setdefault(message.recipients, []).append(message)
     return found
 
-
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args)  # noqa: DTZ001 - naive UTC, as the app stores times

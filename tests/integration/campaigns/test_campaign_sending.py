@@ -56,7 +56,8 @@ def test_send_now_reaches_everyone_once_with_utm_on_links(world) -> None:  # typ
     started: list[CampaignRunStarted] = []
     world.bus.subscribe(CampaignRunStarted, started.append)
     runs = world.bus.execute(SendCampaign(campaign_id=campaign_id))
-    assert len(runs) == 1 and [e.run_id for e in started] == list(runs)
+    assert len(runs) == 1
+    assert [e.run_id for e in started] == list(runs)
     info = wait_campaign_runs(world, campaign_id)
     wait_for(lambda: api.get_campaign(world.db, campaign_id).state == "sent", what="state sent")
     received = outbox_by_recipient(world)
@@ -75,7 +76,9 @@ def test_send_now_reaches_everyone_once_with_utm_on_links(world) -> None:  # typ
         world.bus.execute(SendCampaign(campaign_id=campaign_id))
     copy_id = world.bus.execute(DuplicateCampaign(campaign_id=campaign_id))
     copy = api.get_campaign(world.db, copy_id)
-    assert copy.name == "Spring sale (copy)" and copy.state == "draft" and not copy.run_ids
+    assert copy.name == "Spring sale (copy)"
+    assert copy.state == "draft"
+    assert not copy.run_ids
 
 
 def test_a_campaign_without_template_or_audience_says_why(world) -> None:  # type: ignore[no-untyped-def]
@@ -88,7 +91,9 @@ def test_a_campaign_without_template_or_audience_says_why(world) -> None:  # typ
     with pytest.raises(CampaignError, match="no template"):
         world.bus.execute(SendCampaign(campaign_id=campaign_id))
     info = api.get_campaign(world.db, campaign_id)
-    assert info.state == "draft" and "no template" in info.state_reason and not info.sends
+    assert info.state == "draft"
+    assert "no template" in info.state_reason
+    assert not info.sends
 
 
 def test_scheduled_at_a_time_in_a_zone_waits_then_sends(world) -> None:  # type: ignore[no-untyped-def]
@@ -99,7 +104,8 @@ def test_scheduled_at_a_time_in_a_zone_waits_then_sends(world) -> None:  # type:
                                              time_zone="Asia/Tokyo"))
     assert due == local - dt.timedelta(hours=9)  # Tokyo is UTC+9, no DST
     info = api.get_campaign(world.db, campaign_id)
-    assert info.state == "scheduled" and api.upcoming(info, utcnow()) == [due]
+    assert info.state == "scheduled"
+    assert api.upcoming(info, utcnow()) == [due]
     assert world.bus.execute(RunSchedules(now=due - dt.timedelta(minutes=1))) == 0
     assert outbox_by_recipient(world) == {}
     assert world.bus.execute(RunSchedules(now=due)) == 1
@@ -165,7 +171,8 @@ def test_ab_test_sends_groups_then_the_winner_to_the_rest(world) -> None:  # typ
     assert world.bus.execute(RunSchedules(now=utcnow() + dt.timedelta(hours=1))) == 0  # still waiting
     world.bus.execute(RunSchedules(now=utcnow() + dt.timedelta(hours=5)))
     info = api.get_campaign(world.db, campaign_id)
-    assert info.ab["winner"] == "B" and info.ab["p_value"] < 0.001
+    assert info.ab["winner"] == "B"
+    assert info.ab["p_value"] < 0.001
     assert info.ab["probability_best"]["B"] > 0.99
     info = wait_campaign_runs(world, campaign_id)
     winner_run = next(s.run_id for s in info.sends if s.variant == "winner")
@@ -209,12 +216,15 @@ def test_a_send_due_while_the_app_was_closed_waits_for_the_user(tmp_path: Path) 
     app = boot(tmp_path / "data", keyring, services=True)
     try:
         info = api.get_campaign(app.db, campaign_id)
-        assert info.missed_at is not None and "closed" in info.state_reason
+        assert info.missed_at is not None
+        assert "closed" in info.state_reason
         assert app.bus.execute(RunSchedules()) == 0  # not sent by itself
         assert outbox_by_recipient(app) == {}
         app.bus.execute(ConfirmMissedSend(campaign_id=campaign_id, send=False))
         info = api.get_campaign(app.db, campaign_id)
-        assert info.state == "scheduled" and info.next_run_at > utcnow() and info.missed_at is None
+        assert info.state == "scheduled"
+        assert info.next_run_at > utcnow()
+        assert info.missed_at is None
         assert outbox_by_recipient(app) == {}
     finally:
         app.close()
