@@ -25,10 +25,13 @@ class CliError(Exception):
 
 @dataclass(frozen=True)
 class CliResult:
-    """What a subcommand returns: ``data`` for ``--json``, ``text`` for people (derived from data if empty)."""
+    """What a subcommand returns: ``data`` for ``--json``, ``text`` for people (derived from data if empty).
+
+    ``exit_code`` is non-zero for a command that ran but found a problem (its output still printed)."""
 
     data: Any
     text: str = ""
+    exit_code: int = 0
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ def run_cli(  # noqa: PLR0911 - one exit per way a command can end
             log.exception("command %s failed", options.command)
             return _fail(f"{exc} (details in {kernel.paths.log_file})", as_json, out, err)
         emit(result, bool(getattr(args, "json", False)), out)
-        return 0
+        return result.exit_code if isinstance(result, CliResult) else 0
     finally:
         kernel.close()
 

@@ -238,6 +238,9 @@ def configure_delivery(parser: argparse.ArgumentParser, context: ModuleContext, 
 
     send_test.set_defaults(run=run_send_test)
     _configure_setup_commands(sub, context, service)
+    from app.modules.delivery.cli_preflight import configure_preflight
+
+    configure_preflight(sub, context)
 
 
 def _configure_setup_commands(sub: Any, context: ModuleContext, service: Any) -> None:

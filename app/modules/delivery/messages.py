@@ -197,6 +197,61 @@ class SendTestMessage(Command[TestSendResult]):
     contact: dict[str, Any] = field(default_factory=dict)
 
 
+# -- preflight ------------------------------------------------------------------------------------------
+
+PREFLIGHT_LEVELS = ("error", "warning", "unknown", "ok")  # most serious first
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreflightFinding:
+    """One result of a preflight check, in words the user can act on."""
+
+    level: str  # "error" (blocks the send), "warning" (shown, can be accepted), "ok", "unknown" (not checked)
+    # unsubscribe, postal_address, spf, dkim, dmarc, size, links, spamassassin, template, audience, account
+    check: str
+    message: str  # one sentence: what was found and what to do
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreflightReport:
+    findings: tuple[PreflightFinding, ...]
+
+    @property
+    def errors(self) -> tuple[PreflightFinding, ...]:
+        return tuple(f for f in self.findings if f.level == "error")
+
+    @property
+    def warnings(self) -> tuple[PreflightFinding, ...]:
+        return tuple(f for f in self.findings if f.level == "warning")
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing blocks the send (warnings may remain, for the user to accept)."""
+        return not self.errors
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunPreflight(Command[PreflightReport]):
+    """Check a send before it starts: unsubscribe link and postal address in every variant, the template
+    renders, the audience is not empty, the account is on, SPF/DKIM/DMARC of the From domain, size (Gmail
+    clips over 102 KB), broken links, and the SpamAssassin score when SpamAssassin is installed.
+
+    Blocks for DNS and network checks (DNS at most about 3 s, links about 10 s): call it from a job. In the
+    window, ``app.modules.delivery.ui.preflight_dialog.PreflightDialog`` runs it and asks the user.
+    ``variants`` (A/B tests) are all checked, and ``content`` too when it is not one of them. ``offline``
+    skips the DNS and link checks (reported as "unknown").
+    """
+
+    content: MessageContent
+    variants: tuple[MessageContent, ...] = ()
+    audience: AudienceSpec | None = None
+    identity_id: int | None = None
+    account_id: int | None = None
+    check_links: bool = True
+    offline: bool = False
+
+
 # -- events ---------------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from app.kernel.registry import CliCommand, ModuleContext, ModuleSpec, PageSpec
-from app.modules.delivery.messages import SendTestMessage
+from app.modules.delivery.messages import RunPreflight, SendTestMessage
 
 
 def _page(ui_context: object) -> object:
@@ -22,6 +22,13 @@ def _cli() -> Any:
     return cli
 
 
+def _preflight(service: Any, command: RunPreflight) -> Any:
+    from app.modules.delivery.preflight import run_preflight
+
+    return run_preflight(command, db=service.db, settings=service.context.settings,
+                         secrets=service.context.secrets, links=service.links)
+
+
 def setup(context: ModuleContext) -> None:
     from app.modules.delivery import accounts
     from app.modules.delivery.handlers import DeliveryService
@@ -32,6 +39,7 @@ def setup(context: ModuleContext) -> None:
     service = DeliveryService(context)
     service.register(context)
     context.handle(SendTestMessage, lambda command: send_test(service, command))
+    context.handle(RunPreflight, lambda command: _preflight(service, command))
     # Teardowns run last-in, first-out: the sender stops first, then the reporter, then the outbox.
     context.on_teardown(service.outbox.stop)
     context.on_teardown(service.reporter.close)
