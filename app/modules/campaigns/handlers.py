@@ -696,7 +696,7 @@ class CampaignService:
 
     @staticmethod
     def _row(session: Any, campaign_id: int) -> Campaign:
-        row = session.get(Campaign, campaign_id)
+        row: Campaign | None = session.get(Campaign, campaign_id)
         if row is None:
             raise CampaignError(f"no campaign with id {campaign_id}")
         return row

@@ -252,6 +252,100 @@ class RunPreflight(Command[PreflightReport]):
     offline: bool = False
 
 
+# -- bounces and complaints -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class BounceMailboxInfo:
+    """The bounce mailbox as stored (the password is in the keyring; ``has_password`` says whether it is)."""
+
+    host: str = ""
+    port: int = 993
+    tls: str = "ssl"  # ssl | starttls | none (127.0.0.1 only)
+    username: str = ""
+    folder: str = "INBOX"
+    processed_folder: str = "Postroom/Processed"
+    quarantine_folder: str = "Postroom/Quarantine"
+    poll_minutes: int = 5  # 0: only when asked
+    has_password: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.host and self.username)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaveBounceMailbox(Command[BounceMailboxInfo]):
+    """Store the IMAP mailbox bounces and complaints arrive in; the password goes to the keyring."""
+
+    host: str
+    port: int
+    tls: str  # ssl | starttls | none (127.0.0.1 only)
+    username: str
+    password: str | None = None  # None keeps the stored one
+    folder: str = "INBOX"
+    processed_folder: str = "Postroom/Processed"
+    quarantine_folder: str = "Postroom/Quarantine"
+    poll_minutes: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestBounceMailbox(Command[ConnectionReport]):
+    """Connect, secure, log in and open the folder (blocks for the round trips: run it from a job)."""
+
+    __test__ = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchReport:
+    """What one read of the bounce mailbox did. Counts are of what was new: a report read twice counts once."""
+
+    fetched: int = 0  # messages read
+    bounces: int = 0  # hard, soft and sender-side bounces counted
+    complaints: int = 0
+    ignored: int = 0  # auto-replies, delayed notices and other reports that are not bounces
+    quarantined: int = 0  # moved to the quarantine folder for a person to read
+    duplicates: int = 0  # reports counted before
+    suppressed: int = 0  # addresses suppressed because of these reports
+    left: int = 0  # left in the folder to try again next time (the database refused)
+    error: str = ""  # the mailbox could not be read (nothing was changed there)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchBounces(Command[FetchReport]):
+    """Read the bounce mailbox now (blocks for the round trips: run it from a job)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BounceEntryInfo:
+    email: str
+    kind: str  # hard, soft, sender, complaint, ignored
+    label: str  # hard, soft, sender-side, complaint, not a bounce
+    status: str = ""  # enhanced status code, or the feedback type of a complaint
+    action: str = ""  # failed, delayed, ...
+    diagnostic: str = ""
+    matched_by: str = ""  # verp, message-id, address, "" (not matched to anything we sent)
+    run_id: int | None = None
+    recipient_id: int | None = None
+    contact_id: int | None = None
+    counted: bool = False  # acted on now (False: only read, or counted before)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BounceReport:
+    kind: str  # dsn, feedback, autoreply, unreadable
+    entries: tuple[BounceEntryInfo, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParseBounce(Command[BounceReport]):
+    """Read one report (an .eml file) and say what it means; with ``apply``, also act on it as a fetch would."""
+
+    raw: bytes
+    apply: bool = False
+
+
 # -- events ---------------------------------------------------------------------------------------------
 
 

@@ -163,3 +163,31 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(Text, default="", server_default="")
     size: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Bounce(Base):
+    """A bounce or complaint read from the bounce mailbox, once per report and recipient (``report_key`` is a
+    hash of the report's Message-ID, or of its bytes): reading the same report again counts nothing twice."""
+
+    __tablename__ = "delivery_bounce"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_key: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))  # lower case: soft bounces are counted per address
+    kind: Mapped[str] = mapped_column(String(10))  # hard, soft, sender, complaint
+    status: Mapped[str] = mapped_column(String(32), default="", server_default="")  # 5.1.1, or the feedback type
+    action: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    diagnostic: Mapped[str] = mapped_column(Text, default="", server_default="")
+    matched_by: Mapped[str] = mapped_column(String(12), default="", server_default="")  # verp, message-id, address
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    recipient_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    contact_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    campaign_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # it put it on the list
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)  # the report's date (UTC)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("report_key", "email"),
+        Index("ix_delivery_bounce_email_kind", "email", "kind"),
+    )

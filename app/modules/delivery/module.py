@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.kernel.registry import CliCommand, ModuleContext, ModuleSpec, PageSpec
+from app.kernel.registry import CliCommand, ModuleContext, ModuleSpec, PageSpec, SettingsPageSpec
 from app.modules.delivery.messages import RunPreflight, SendTestMessage
 
 
@@ -29,6 +29,31 @@ def _preflight(service: Any, command: RunPreflight) -> Any:
                          secrets=service.context.secrets, links=service.links)
 
 
+def _bounce_page(ui_context: object) -> object:
+    from app.modules.delivery.ui.bounce_settings import BounceMailboxPage
+
+    return BounceMailboxPage(ui_context)
+
+
+def _setup_bounces(context: ModuleContext, service: Any) -> None:
+    """The bounce mailbox: commands, its poller (only in the app), settings page and ``postroom bounces``."""
+    from app.modules.delivery.bounce_service import BounceService, sender_links
+
+    bounces = BounceService(context, sender_links(service))
+    bounces.register(context)
+    context.on_teardown(bounces.stop)
+    context.on_services(bounces.start_services)
+    context.add_settings_page(SettingsPageSpec(key="bounce-mailbox", title="Bounce mailbox", factory=_bounce_page,
+                                               order=45))
+
+    def configure(parser: Any) -> None:
+        from app.modules.delivery.bounce_cli import configure_bounces
+
+        configure_bounces(parser, context, bounces)
+
+    context.add_cli(CliCommand("bounces", "read the bounce mailbox, parse a report, set the mailbox up", configure))
+
+
 def setup(context: ModuleContext) -> None:
     from app.modules.delivery import accounts
     from app.modules.delivery.handlers import DeliveryService
@@ -45,6 +70,7 @@ def setup(context: ModuleContext) -> None:
     context.on_teardown(service.reporter.close)
     context.on_teardown(service.host.stop)
     context.on_services(service.start_services)  # only in the app, after its window shows; never in a command
+    _setup_bounces(context, service)
     context.add_page(PageSpec(key="delivery", title="Delivery", factory=_page, icon="delivery", order=40,
                               tooltip="Sends in progress, their per-recipient log, and the built-in outbox"))
     context.add_cli(CliCommand("smtp", "add, list and test SMTP accounts",

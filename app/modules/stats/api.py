@@ -228,8 +228,8 @@ def run_engagement(db: Database, run_ids: Sequence[int], *, include_machine: boo
     values: dict[int, dict[str, int]] = {run_id: {} for run_id in run_ids}
     with db.read() as session:
         for run_id, kind, unique, total in session.execute(query):
-            values[int(run_id)][f"unique_{kind}s"] = int(unique)
-            values[int(run_id)][f"{kind}s"] = int(total)
+            values[int(run_id or 0)][f"unique_{kind}s"] = int(unique)
+            values[int(run_id or 0)][f"{kind}s"] = int(total)
     return {run_id: Engagement(**v) for run_id, v in values.items()}
 
 
@@ -248,4 +248,4 @@ def engaged_contact_ids(db: Database, run_ids: Sequence[int], kind: str = "open"
     if not include_machine:
         query = query.where(TrackingEvent.machine.is_(False))
     with db.read() as session:
-        return {int(c) for c in session.scalars(query)}
+        return {int(c) for c in session.scalars(query) if c is not None}

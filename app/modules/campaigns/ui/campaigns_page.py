@@ -8,7 +8,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QDateTime, Qt, QTimer
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -98,6 +98,14 @@ def _load_choices(db: Any) -> Choices:
 
 def _load_rows(db: Any) -> list[tuple[api.CampaignInfo, api.Results]]:
     return [(info, api.results(db, info)) for info in api.list_campaigns(db)]
+
+
+def _qdt(value: dt.datetime) -> QDateTime:
+    return QDateTime(QDate(value.year, value.month, value.day), QTime(value.hour, value.minute))
+
+
+def _text(item: QTableWidgetItem | None) -> str:
+    return item.text().strip() if item is not None else ""
 
 
 class CheckList(QListWidget):
@@ -464,9 +472,15 @@ class CampaignsPage(QWidget):
             self.identity.addItem(name, identity_id)
         menu = QMenu(self.merge)
         for name in choices.merge_names:
-            menu.addAction(name, lambda name=name: self.subject.insert("{{ " + name + " }}"))
+            menu.addAction(name, self._inserter(name))
         self.merge.setMenu(menu)
         self._show(self._current)
+
+    def _inserter(self, name: str) -> Any:
+        def insert() -> None:
+            self.subject.insert("{{ " + name + " }}")
+
+        return insert
 
     def _fill(self, rows: list[tuple[api.CampaignInfo, api.Results]]) -> None:
         selected = self._current.id if self._current else None
@@ -500,7 +514,11 @@ class CampaignsPage(QWidget):
             return
         campaign_id = int(items[0].data(_ID))
         db = self._ctx.db
-        self._reads.submit_latest("one", lambda: self._one(db, campaign_id), lambda got: got and self._show(*got))
+        def show(got: tuple[api.CampaignInfo, api.Results] | None) -> None:
+            if got is not None:
+                self._show(*got)
+
+        self._reads.submit_latest("one", lambda: self._one(db, campaign_id), show)
 
     @staticmethod
     def _one(db: Any, campaign_id: int) -> tuple[api.CampaignInfo, api.Results] | None:
@@ -554,14 +572,14 @@ class CampaignsPage(QWidget):
             if info.schedule_kind == "at" and info.send_at:
                 self._set_when(info.send_at, info.time_zone)
             elif info.schedule_kind == "recurring" and info.dtstart:
-                self.when.setDateTime(QDateTime(info.dtstart))
+                self.when.setDateTime(_qdt(info.dtstart))
                 index = self.rule.findData(info.rrule)
                 if index >= 0:
                     self.rule.setCurrentIndex(index)
                 else:
                     self.rule.setEditText(info.rrule)
             elif info.schedule_kind == "local" and info.local_date:
-                self.when.setDateTime(QDateTime(dt.datetime.combine(
+                self.when.setDateTime(_qdt(dt.datetime.combine(
                     info.local_date, scheduling.parse_hhmm(info.local_time))))
         self.next_runs.setText(", ".join(f"{scheduling.to_local(t, info.time_zone):%a %d %b %H:%M}"
                                          for t in upcoming) or "—")
@@ -628,7 +646,7 @@ class CampaignsPage(QWidget):
 
     def _set_when(self, instant: dt.datetime, zone_name: str | None = None) -> None:
         local = scheduling.to_local(instant, zone_name or self.zone.currentText() or "UTC")
-        self.when.setDateTime(QDateTime(local.replace(second=0, microsecond=0)))
+        self.when.setDateTime(_qdt(local.replace(second=0, microsecond=0)))
 
     def _kind(self) -> str:
         return next((k for k, b in self.kinds.items() if b.isChecked()), "at")
@@ -651,7 +669,7 @@ class CampaignsPage(QWidget):
     def _variants(self) -> tuple[Variant, ...]:
         found = []
         for row in range(self.variants.rowCount()):
-            cells = [self.variants.item(row, c).text().strip() if self.variants.item(row, c) else "" for c in range(3)]
+            cells = [_text(self.variants.item(row, c)) for c in range(3)]
             if cells[0]:
                 found.append(Variant(key=cells[0], subject=cells[1], from_name=cells[2]))
         return tuple(found)
@@ -659,7 +677,7 @@ class CampaignsPage(QWidget):
     # -- actions
 
     def _new(self) -> None:
-        names = {self.table.item(r, 0).text().casefold() for r in range(self.table.rowCount())}
+        names = {_text(self.table.item(r, 0)).casefold() for r in range(self.table.rowCount())}
         name, n = "New campaign", 2
         while name.casefold() in names:
             name, n = f"New campaign {n}", n + 1
@@ -746,7 +764,9 @@ class CampaignsPage(QWidget):
         if not self.save() or self._current is None:
             return
         kind = self._kind()
-        when = self.when.dateTime().toPython().replace(second=0, microsecond=0)
+        picked = self.when.dateTime()
+        when = dt.datetime(picked.date().year(), picked.date().month(), picked.date().day(),
+                           picked.time().hour(), picked.time().minute())
         rule = self.rule.currentData() if self.rule.currentText() == self.rule.itemText(
             self.rule.currentIndex()) else self.rule.currentText()
         due = self._execute(ScheduleCampaign(campaign_id=self._current.id, kind=kind, at=when,
