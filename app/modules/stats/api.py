@@ -23,8 +23,19 @@ from app.kernel.database import Database
 from app.modules.stats import published
 from app.modules.stats.tokens import MIN_RETENTION_DAYS, PURPOSES, BadToken, KeyRing, TokenClaims, TokenSigner
 
-__all__ = ["MIN_RETENTION_DAYS", "PURPOSES", "BadToken", "RunTracking", "TokenClaims", "TrackingLinks",
-           "register_links", "store_webviews", "Engagement", "run_engagement", "engaged_contact_ids"]
+__all__ = [
+    "MIN_RETENTION_DAYS",
+    "PURPOSES",
+    "BadToken",
+    "Engagement",
+    "RunTracking",
+    "TokenClaims",
+    "TrackingLinks",
+    "engaged_contact_ids",
+    "register_links",
+    "run_engagement",
+    "store_webviews",
+]
 
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
