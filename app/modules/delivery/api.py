@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from app.kernel.database import Database
-from app.modules.delivery.models import Account, Identity, OutboxMessage, Recipient, Run
+from app.modules.delivery.models import Account, DkimKey, Identity, OutboxMessage, Recipient, Run
 
 STATES = ("queued", "sending", "sent", "deferred", "failed", "unknown")
 
@@ -83,6 +83,16 @@ class IdentityInfo:
     postal_address: str
     bounce_address: str
     dkim_selector: str
+
+
+@dataclass(frozen=True)
+class DkimKeyRecord:
+    """A DKIM key Postroom made, as the TXT record to publish (the private key stays in the keyring)."""
+
+    domain: str
+    selector: str
+    dns_name: str
+    dns_value: str
 
 
 @dataclass(frozen=True)
@@ -182,6 +192,12 @@ def identities(db: Database) -> list[IdentityInfo]:
     with db.read() as session:
         return [IdentityInfo(i.id, i.from_name, i.from_email, i.reply_to, i.postal_address, i.bounce_address,
                              i.dkim_selector) for i in session.scalars(select(Identity).order_by(Identity.id))]
+
+
+def dkim_keys(db: Database) -> list[DkimKeyRecord]:
+    with db.read() as session:
+        return [DkimKeyRecord(k.domain, k.selector, f"{k.selector}._domainkey.{k.domain}", k.public_key)
+                for k in session.scalars(select(DkimKey).order_by(DkimKey.domain, DkimKey.selector))]
 
 
 def list_outbox(db: Database, limit: int = 100, search: str = "") -> list[OutboxSummary]:

@@ -15,6 +15,18 @@ def _page(ui_context: object) -> object:
     return DeliveryPage(ui_context)
 
 
+def _accounts_page(ui_context: object) -> object:
+    from app.modules.delivery.ui.settings_pages import AccountsPage
+
+    return AccountsPage(ui_context)
+
+
+def _identities_page(ui_context: object) -> object:
+    from app.modules.delivery.ui.settings_pages import IdentitiesPage
+
+    return IdentitiesPage(ui_context)
+
+
 def _cli() -> Any:
     """The command-line code, imported only when a command line is being built (not at every start)."""
     from app.modules.delivery import cli
@@ -73,6 +85,10 @@ def setup(context: ModuleContext) -> None:
     _setup_bounces(context, service)
     context.add_page(PageSpec(key="delivery", title="Delivery", factory=_page, icon="delivery", order=40,
                               tooltip="Sends in progress, their per-recipient log, and the built-in outbox"))
+    context.add_settings_page(SettingsPageSpec(key="smtp-accounts", title="SMTP accounts", factory=_accounts_page,
+                                               order=40))
+    context.add_settings_page(SettingsPageSpec(key="sender-identities", title="Sender identities",
+                                               factory=_identities_page, order=42))
     context.add_cli(CliCommand("smtp", "add, list and test SMTP accounts",
                                lambda parser: _cli().configure_smtp(parser, context, service)))
     context.add_cli(CliCommand("outbox", "messages the built-in outbox received",
