@@ -31,6 +31,8 @@ _SHAPES: dict[str, str] = {
     "warning": '<path d="M12 3.5 2.5 20h19z"/><path d="M12 10v4.5"/><path d="M12 17.2v.3"/>',
     "error": '<circle cx="12" cy="12" r="9"/><path d="M12 7.5v6"/><path d="M12 16.3v.3"/>',
     "check": '<circle cx="12" cy="12" r="9"/><path d="M8 12.5l2.5 2.5L16 9.5"/>',
+    "question": '<circle cx="12" cy="12" r="9"/><path d="M9.6 9.4a2.5 2.5 0 1 1 3.4 2.4c-.6.3-1 .8-1 1.5v.5"/>'
+                '<path d="M12 16.6v.3"/>',
     "mail": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M3.5 6.5 12 13l8.5-6.5"/>',
     "close": '<path d="M6 6l12 12M18 6 6 18"/>',
     "list": '<path d="M8 6h12M8 12h12M8 18h12"/><path d="M4 6h.5M4 12h.5M4 18h.5"/>',

@@ -174,6 +174,7 @@ def run_preflight(command: RunPreflight, *, db: Database, settings: Any, secrets
     findings.extend(_online_checks(command, config, sender, built, watch))
     if sender.local_outbox:
         findings = [_softened(f) for f in findings]
+    watch.step("Done")
     return PreflightReport(findings=tuple(findings))
 
 
