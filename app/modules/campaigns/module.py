@@ -21,6 +21,18 @@ def _campaigns_page(ui_context: object) -> object:
     return CampaignsPage(ui_context)
 
 
+def _automation_cli() -> Any:
+    from app.modules.campaigns import automation_cli
+
+    return automation_cli
+
+
+def _automations_page(ui_context: object) -> object:
+    from app.modules.campaigns.ui.automations_page import AutomationsPage
+
+    return AutomationsPage(ui_context)
+
+
 def setup(context: ModuleContext) -> None:
     from app.modules.campaigns.handlers import CampaignService
 
@@ -32,6 +44,19 @@ def setup(context: ModuleContext) -> None:
                               order=30, tooltip="Campaigns: audience, content, schedule, A/B tests and results"))
     context.add_cli(CliCommand("campaigns", "create, send, schedule and follow campaigns",
                                lambda parser: _cli().configure_campaigns(parser, context, service)))
+    _setup_automations(context)
+
+
+def _setup_automations(context: ModuleContext) -> None:
+    from app.modules.campaigns.automations import install
+
+    install(context)
+    context.add_page(PageSpec(key="automations", title="Automations", factory=_automations_page, icon="automations",
+                              order=35, tooltip="Automations and drip sequences, drawn in a visual designer"))
+    context.add_cli(CliCommand("automations", "list automations and carry out their due steps",
+                               lambda parser: _automation_cli().configure_automations(parser, context)))
+    context.add_cli(CliCommand("events", "import shop or CRM events (order_completed...) from a CSV file",
+                               lambda parser: _automation_cli().configure_events(parser, context)))
 
 
 MODULE = ModuleSpec(
