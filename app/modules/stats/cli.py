@@ -168,3 +168,132 @@ def _configure_tokens(parser: argparse.ArgumentParser, service: StatsService) ->
         return CliResult({"revoked": args.id}, f"Token {args.id} revoked.")
 
     revoke.set_defaults(run=run_revoke)
+
+
+# -- postroom stats ... (reports) ---------------------------------------------------------------------------------
+
+
+def _report_data(report: Any) -> dict[str, Any]:
+    return {"key": report.key, "kind": report.kind, "title": report.title, "subject": report.subject,
+            "started_at": report.started_at.isoformat() if report.started_at else None,
+            "machine_traffic_included": report.include_machine, "runs": list(report.run_ids),
+            "figures": report.figures.as_dict(),
+            "variants": [{"variant": v.variant, "runs": list(v.run_ids), "figures": v.figures.as_dict()}
+                         for v in report.variants],
+            "links": [{"url": r.url, "clicks": r.clicks, "unique_clicks": r.unique_clicks} for r in report.links],
+            "clients": [{"client": c, "opens": n} for c, n in report.by_client()],
+            "devices": [{"device": d, "opens": n} for d, n in report.by_device()],
+            "domains": [{"domain": d.domain, "sent": d.sent, "bounced": d.bounced, "opened": d.opened,
+                         "clicked": d.clicked} for d in report.domains]}
+
+
+def _find_report(service: StatsService, wanted: str, machine: bool) -> Any:
+    from app.modules.stats import reports
+
+    try:
+        service.aggregator.refresh_open_runs()  # sends finished while the app was closed count too
+    except Exception as exc:  # delivery absent or busy: the stored figures are still worth showing
+        logging.getLogger(__name__).info("could not read delivery's runs: %s", exc)
+    try:
+        entry = reports.resolve(service.db, wanted)
+        return reports.build_report(service.db, entry.key, include_machine=machine)
+    except reports.ReportNotFound as exc:
+        raise CliError(str(exc)) from None
+
+
+def _run_list(service: StatsService, _args: argparse.Namespace) -> CliResult:
+    from app.modules.stats import reports
+
+    entries = reports.list_reports(service.db)
+    rows = [{"key": e.key, "kind": e.kind, "title": e.title, "sent": e.sent, "runs": e.runs,
+             "started_at": e.started_at.isoformat() if e.started_at else None} for e in entries]
+    text = "\n".join(f"{e.key:<8} {e.kind:<10} {e.sent:>9,}  "
+                     f"{f'{e.started_at:%Y-%m-%d}' if e.started_at else '-':<10}  {e.title}" for e in entries)
+    return CliResult(rows, text or "No campaigns or sends yet.")
+
+
+def _run_show(service: StatsService, args: argparse.Namespace) -> CliResult:
+    from app.modules.stats import reports
+
+    report = _find_report(service, args.campaign, args.machine)
+    lines = [report.title + (f"  ({report.subject})" if report.subject and report.subject != report.title else ""),
+             "Machine traffic included." if report.include_machine else
+             "Machine traffic (scanners, prefetch, Apple Mail Privacy Protection) left out; --machine adds it."]
+    lines += [f"  {name:<42} {value}" for name, value in reports.figure_rows(report.figures)]
+    for variant in report.variants:
+        f = variant.figures
+        lines.append(f"  variant {variant.variant:<10} sent {f.sent:,}, open rate {f.open_rate:.1%}, "
+                     f"CTR {f.click_rate:.1%}, CTOR {f.click_to_open_rate:.1%}")
+    if report.links:
+        lines.append("  Top links:")
+        lines += [f"    {r.clicks:>7,} clicks {r.unique_clicks:>7,} people  {r.url}" for r in report.links[:5]]
+    return CliResult(_report_data(report), "\n".join(lines))
+
+
+def _run_export(service: StatsService, args: argparse.Namespace) -> CliResult:
+    from app.modules.stats import export as exporter
+
+    try:
+        if args.campaign == "all" or args.table:
+            if args.format == "pdf":
+                raise CliError("a PDF is a report of one campaign: name the campaign")
+            run_ids = None if args.campaign == "all" else _find_report(service, args.campaign, False).run_ids
+            written = exporter.export_tables(service.db, args.format, args.out, run_ids,
+                                             tuple(args.table or exporter.TABLES))
+        else:
+            report = _find_report(service, args.campaign, args.machine)
+            written = exporter.export_report(service.db, report, args.format, args.out)
+    except exporter.ExportError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    summary = ", ".join(f"{n:,} {what}" for what, n in written.items())
+    return CliResult({"out": str(args.out), "format": args.format, "written": written},
+                     f"Wrote {args.out} ({summary}).")
+
+
+def _run_chart(service: StatsService, args: argparse.Namespace) -> CliResult:
+    from app.modules.stats import charts
+
+    report = _find_report(service, args.campaign, args.machine)
+    figures = charts.report_figures(report, charts.THEMES[args.theme])
+    if args.chart not in figures:
+        raise CliError(f"{report.title} has no {args.chart} chart (only campaigns with A/B variants have one)")
+    try:
+        charts.save_figure(figures[args.chart], args.out)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return CliResult({"out": str(args.out), "chart": args.chart}, f"Saved {args.out}.")
+
+
+def configure_stats(parser: argparse.ArgumentParser, service: StatsService) -> None:
+    from pathlib import Path
+
+    sub = parser.add_subparsers(dest="stats_command", metavar="ACTION", required=True)
+    sub.add_parser("list", help="campaigns, automations and sends that have a report").set_defaults(
+        run=lambda args: _run_list(service, args))
+
+    show = sub.add_parser("show", help="a campaign's report: sent, delivered, opens, clicks, rates, revenue")
+    show.add_argument("campaign", help="campaign name or id, or a key from 'stats list' (c12, r5, a3)")
+    show.add_argument("--machine", action="store_true", help="include likely machine opens and clicks")
+    show.set_defaults(run=lambda args: _run_show(service, args))
+
+    export = sub.add_parser("export", help="a campaign's report as PDF or CSV, or its data as Parquet or SQLite")
+    export.add_argument("campaign", help="campaign name, id or key; 'all' exports every run's data")
+    export.add_argument("--format", required=True, choices=("csv", "parquet", "sqlite", "pdf"))
+    export.add_argument("--out", required=True, type=Path,
+                        help="a file (pdf, csv, sqlite) or a folder (parquet: one file per table)")
+    export.add_argument("--table", action="append", choices=("events", "runs", "hourly", "links", "recipients"),
+                        help="write these data tables (csv and parquet: files in the folder --out) instead of "
+                             "the report; 'recipients' is per-recipient engagement")
+    export.add_argument("--machine", action="store_true", help="include machine traffic in the report's figures")
+    export.set_defaults(run=lambda args: _run_export(service, args))
+
+    chart = sub.add_parser("chart", help="save one of a campaign's charts as PNG or SVG")
+    chart.add_argument("campaign")
+    chart.add_argument("--chart", default="timeline",
+                       choices=("timeline", "cumulative", "links", "clients", "domains", "variants"))
+    chart.add_argument("--out", required=True, type=Path, help="a .png or .svg file")
+    chart.add_argument("--theme", choices=("light", "dark"), default="light")
+    chart.add_argument("--machine", action="store_true")
+    chart.set_defaults(run=lambda args: _run_chart(service, args))

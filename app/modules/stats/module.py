@@ -34,6 +34,8 @@ def setup(context: ModuleContext) -> None:
                               tooltip="The tracking endpoint: opens, clicks, unsubscribes and incoming events"))
     context.add_cli(CliCommand("tracker", "the tracking endpoint: serve, sync, keys, tokens, status",
                                lambda parser: _cli().configure_tracker(parser, context, service)))
+    context.add_cli(CliCommand("stats", "campaign reports: list, show, export (csv, parquet, sqlite, pdf), chart",
+                               lambda parser: _cli().configure_stats(parser, service)))
 
 
 MODULE = ModuleSpec(

@@ -254,12 +254,18 @@ class ReportNotFound(LookupError):  # noqa: N818 - what happened, in the user's 
 def list_reports(db: Database, limit: int = 300) -> list[ReportEntry]:
     """Campaigns, automations and runs without a campaign, newest first."""
     entries: list[ReportEntry] = []
+    # Sent as reports count it: accepted, plus refused while sending (a bounce that delivery never counted sent).
+    refused = (select(ReportBounce.run_id, func.count().label("n")).where(ReportBounce.synchronous.is_(True),
+                                                                         ReportBounce.kind != "complaint")
+               .group_by(ReportBounce.run_id).subquery())
+    sent_total = func.sum(ReportRun.sent + func.coalesce(refused.c.n, 0))
     with db.read() as session:
         names = dict(session.execute(select(ReportCampaign.campaign_id, ReportCampaign.name)).all())
         seen: set[int] = set()
         for cid, started, sent, runs in session.execute(
-                select(ReportRun.campaign_id, func.min(ReportRun.started_at), func.sum(ReportRun.sent),
-                       func.count()).where(ReportRun.campaign_id.is_not(None)).group_by(ReportRun.campaign_id)):
+                select(ReportRun.campaign_id, func.min(ReportRun.started_at), sent_total, func.count())
+                .outerjoin(refused, refused.c.run_id == ReportRun.run_id)
+                .where(ReportRun.campaign_id.is_not(None)).group_by(ReportRun.campaign_id)):
             campaign_id = int(cid or 0)
             seen.add(campaign_id)
             entries.append(ReportEntry(f"c{campaign_id}", "campaign", names.get(campaign_id) or
@@ -268,13 +274,16 @@ def list_reports(db: Database, limit: int = 300) -> list[ReportEntry]:
                     for campaign_id, name in names.items() if campaign_id not in seen]
         automations = dict(session.execute(select(ReportAutomation.automation_id, ReportAutomation.name)).all())
         for aid, started, sent, runs in session.execute(
-                select(ReportRun.automation_id, func.min(ReportRun.started_at), func.sum(ReportRun.sent),
-                       func.count()).where(ReportRun.automation_id.is_not(None), ReportRun.campaign_id.is_(None))
+                select(ReportRun.automation_id, func.min(ReportRun.started_at), sent_total, func.count())
+                .outerjoin(refused, refused.c.run_id == ReportRun.run_id)
+                .where(ReportRun.automation_id.is_not(None), ReportRun.campaign_id.is_(None))
                 .group_by(ReportRun.automation_id)):
             automation_id = int(aid or 0)
             entries.append(ReportEntry(f"a{automation_id}", "automation", automations.get(automation_id) or
                                        f"Automation {automation_id}", started, int(sent or 0), int(runs)))
-        for run in session.execute(select(ReportRun.run_id, ReportRun.subject, ReportRun.started_at, ReportRun.sent)
+        for run in session.execute(select(ReportRun.run_id, ReportRun.subject, ReportRun.started_at,
+                                          (ReportRun.sent + func.coalesce(refused.c.n, 0)).label("sent"))
+                                   .outerjoin(refused, refused.c.run_id == ReportRun.run_id)
                                    .where(ReportRun.campaign_id.is_(None), ReportRun.automation_id.is_(None))
                                    .order_by(ReportRun.run_id.desc()).limit(limit)):
             entries.append(ReportEntry(f"r{run.run_id}", "run", run.subject or f"Send {run.run_id}",

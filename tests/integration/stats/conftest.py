@@ -126,3 +126,6 @@ def subscriptions(kernel: Kernel, contact_id: int) -> dict[str, str]:
 
 def path_of(url: str) -> str:
     return urlsplit(url).path
+
+
+from tests.integration.stats.report_events import campaign  # noqa: E402, F401 - a fixture for report tests
