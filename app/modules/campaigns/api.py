@@ -189,3 +189,20 @@ def results(db: Database, info: CampaignInfo) -> Results:
     return Results(sent=sent, failed=failed, open=pending,
                    unique_opens=sum(e.unique_opens for e in engagement.values()),
                    unique_clicks=sum(e.unique_clicks for e in engagement.values()))
+
+
+def preflight_command(info: CampaignInfo) -> Any:
+    """Delivery's ``RunPreflight`` for this campaign: every A/B variant, its audience, sender and account."""
+    from app.modules.delivery.messages import AudienceSpec, MessageContent, RunPreflight
+
+    def content(subject: str = "", from_name: str = "", template_id: int | None = None) -> MessageContent:
+        return MessageContent(subject=subject or info.subject, campaign_name=info.name, preheader=info.preheader,
+                              template_id=template_id or info.template_id, from_name=from_name,
+                              track_opens=info.track_opens, track_clicks=info.track_clicks, utm=dict(info.utm))
+
+    variants = tuple(content(v.get("subject", ""), v.get("from_name", ""), v.get("template_id"))
+                     for v in info.ab.get("variants", []))
+    return RunPreflight(content=content(), variants=variants,
+                        audience=AudienceSpec(lists=info.lists, segments=info.segments,
+                                              exclude_lists=info.exclude_lists, exclude_segments=info.exclude_segments),
+                        identity_id=info.identity_id, account_id=info.account_ids[0] if info.account_ids else None)

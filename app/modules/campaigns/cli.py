@@ -182,9 +182,13 @@ def _configure_send(sub: Any, context: ModuleContext, service: Any) -> None:
                                                          " or UTC)")
     send.add_argument("--wait", action="store_true",
                       help="stay until it is sent (runs the scheduler and the sender in this command)")
+    send.add_argument("--accept-warnings", action="store_true",
+                      help="send even though the preflight checks found warnings (errors always stop it)")
+    send.add_argument("--offline", action="store_true", help="skip the preflight's DNS and link checks")
 
     def run_send(args: argparse.Namespace) -> CliResult:
         info = _campaign(context, args.name)
+        checks = _preflight(context, info, offline=args.offline, accept_warnings=args.accept_warnings)
         zone = args.time_zone or str(context.settings.get("campaigns.time_zone", "UTC"))
         if args.at:
             try:
@@ -197,13 +201,31 @@ def _configure_send(sub: Any, context: ModuleContext, service: Any) -> None:
         if args.wait:
             _wait(context, service, info.id)
         row = _row(context, _campaign(context, str(info.id)))
-        text = _status_text(row)
+        row["preflight"] = checks
+        text = "\n".join(f"  {f['level']}: {f['message']}" for f in checks if f["level"] == "warning")
+        text = (f"Preflight warnings you accepted:\n{text}\n" if text else "") + _status_text(row)
         if not args.wait and row["state"] in ("scheduled", "sending"):
             text += ("\n  The app sends it (keep Postroom open), or run this again with --wait to send from "
                      "this command.")
         return CliResult(row, text)
 
     send.set_defaults(run=run_send)
+
+
+def _preflight(context: ModuleContext, info: api.CampaignInfo, *, offline: bool,
+               accept_warnings: bool) -> list[dict[str, str]]:
+    """Delivery's checks before a send: errors stop it; warnings stop it unless accepted."""
+    import dataclasses
+
+    command = dataclasses.replace(api.preflight_command(info), offline=offline)
+    report = _execute(context, command)
+    found = [{"level": f.level, "check": f.check, "message": f.message} for f in report.findings]
+    if report.errors or (report.warnings and not accept_warnings):
+        lines = [f"  {f.level}: {f.message}" for f in (*report.errors, *report.warnings)]
+        advice = ("Fix the errors first." if report.errors
+                  else "Run again with --accept-warnings to send anyway.")
+        raise CliError(f"The preflight checks stopped “{info.name}”:\n" + "\n".join(lines) + "\n" + advice)
+    return found
 
 
 def _wait(context: ModuleContext, service: Any, campaign_id: int) -> None:

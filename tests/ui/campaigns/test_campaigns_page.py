@@ -61,10 +61,12 @@ def _make_campaign(page: CampaignsPage, qtbot) -> int:  # type: ignore[no-untype
 
 def test_a_campaign_made_in_the_form_is_sent_to_the_outbox(page: CampaignsPage, kernel: Kernel, qtbot) -> None:  # type: ignore[no-untyped-def]
     campaign_id = _make_campaign(page, qtbot)
-    asked: list[int] = []
-    page.confirm_send = lambda info, size: asked.append(size) or True  # type: ignore[method-assign]
+    asked: list[object] = []
+    page.confirm_send = lambda info: asked.append(page.preflight_command(info)) or True  # type: ignore[method-assign]
     qtbot.mouseClick(page.send_button, Qt.MouseButton.LeftButton)
-    assert asked == [2]  # the News list, not Partners
+    assert len(asked) == 1  # the preflight was asked for, with this campaign's audience and content
+    assert asked[0].audience.lists == (page._current.lists[0],)
+    assert asked[0].content.subject.startswith("Hello")
     qtbot.waitUntil(lambda: len(outbox_by_recipient(kernel)) == 2, timeout=TIMEOUT)
     assert sorted(outbox_by_recipient(kernel)) == ["ann@example.com", "bob@example.com"]
     subjects = sorted(m.subject for ms in outbox_by_recipient(kernel).values() for m in ms)
@@ -77,6 +79,7 @@ def test_a_campaign_made_in_the_form_is_sent_to_the_outbox(page: CampaignsPage, 
 
 def test_schedule_shows_the_next_runs_and_a_bad_rule_says_why(page: CampaignsPage, kernel: Kernel, qtbot) -> None:  # type: ignore[no-untyped-def]
     campaign_id = _make_campaign(page, qtbot)
+    page.confirm_send = lambda info: True  # type: ignore[method-assign]
     page.kinds["recurring"].setChecked(True)
     page.zone.setCurrentText("Europe/Paris")
     page.rule.setCurrentIndex(0)  # every Monday at 9:00
@@ -123,3 +126,42 @@ def test_a_send_missed_while_closed_is_sent_when_the_user_says_so(qapp: QApplica
         widget.shutdown()
         bridge.close()
         app.close()
+
+
+def test_send_runs_the_preflight_and_warnings_must_be_accepted(page: CampaignsPage, kernel: Kernel, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A template without an unsubscribe link: the preflight dialog says so (a warning with the built-in outbox,
+    an error with a real account), Send stays off until the warnings are accepted, and Cancel sends nothing."""
+    from PySide6.QtCore import QTimer
+
+    from app.modules.delivery.ui.preflight_dialog import PreflightDialog
+
+    template(kernel, "No way out", html="<html><body><p>Hello {{ contact.first_name }}</p></body></html>")
+    page._reads.submit(lambda: None, lambda _r: None)
+    from app.modules.campaigns.ui.campaigns_page import _load_choices
+
+    page._got_choices(_load_choices(kernel.db))
+    _make_campaign(page, qtbot)
+    page.template.setCurrentIndex(page.template.findText("No way out"))
+    seen: dict[str, object] = {}
+
+    def inspect() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, PreflightDialog) or dialog.running or dialog.report is None:
+            QTimer.singleShot(100, inspect)
+            return
+        seen["errors"] = [f.check for f in dialog.report.errors]
+        seen["all"] = [(f.level, f.check, f.message) for f in dialog.report.findings]
+        seen["warnings"] = [f.check for f in dialog.report.warnings]
+        seen["send_enabled"] = dialog.send.isEnabled()
+        dialog.accept_warnings.setChecked(True)
+        seen["send_enabled_after_accepting"] = dialog.send.isEnabled()
+        dialog.reject()
+
+    QTimer.singleShot(100, inspect)
+    qtbot.mouseClick(page.send_button, Qt.MouseButton.LeftButton)
+    assert seen["errors"] == [], "\n".join(map(str, seen["all"]))
+    assert {"unsubscribe", "postal_address"} <= set(seen["warnings"])
+    assert seen["send_enabled"] is False
+    assert seen["send_enabled_after_accepting"] is True
+    assert outbox_by_recipient(kernel) == {}
+    assert not api.get_campaign(kernel.db, page._current.id).run_ids

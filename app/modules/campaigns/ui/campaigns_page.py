@@ -743,25 +743,25 @@ class CampaignsPage(QWidget):
         if not self.save() or self._current is None:
             return
         info = self._current
-        from app.modules.contacts import api as contacts_api
-
-        audience = contacts_api.Audience(lists=info.lists, segments=info.segments, exclude_lists=info.exclude_lists,
-                                         exclude_segments=info.exclude_segments)
-        size = contacts_api.count_audience(self._ctx.db, audience) if (info.lists or info.segments) else 0
-        if not self.confirm_send(info, size):
+        if not self.confirm_send(info):
             return
         if self._execute(SendCampaign(campaign_id=info.id)) is not None:
             self.notice.show_text(f"“{info.name}” is sending: follow it here or on the Delivery page.")
             self.reload()
 
-    def confirm_send(self, info: api.CampaignInfo, size: int) -> bool:
-        """The last question before a send (tests replace it)."""
-        test = " (the A/B test groups first)" if info.ab.get("variants") else ""
-        answer = QMessageBox.question(self, "Send now", f"Send “{info.name}” to {size:,} contacts now{test}?")
-        return answer == QMessageBox.StandardButton.Yes
+    @staticmethod
+    def preflight_command(info: api.CampaignInfo) -> Any:
+        return api.preflight_command(info)
+
+    def confirm_send(self, info: api.CampaignInfo) -> bool:
+        """Delivery's preflight checks, shown before anything is sent or scheduled: errors block, warnings are
+        accepted by the user (tests replace this)."""
+        from app.modules.delivery.ui.preflight_dialog import PreflightDialog
+
+        return PreflightDialog.confirm(self._ctx, self.preflight_command(info), parent=self)
 
     def _schedule(self) -> None:
-        if not self.save() or self._current is None:
+        if not self.save() or self._current is None or not self.confirm_send(self._current):
             return
         kind = self._kind()
         picked = self.when.dateTime()
