@@ -23,11 +23,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-
 from app.kernel.database import Database
 from app.modules.delivery import links as link_tools
-from app.modules.delivery.content import MessageSource, RenderFailed, contact_mapping, source_for
+from app.modules.delivery.content import MessageSource, RenderFailed, source_for
 from app.modules.delivery.messages import (
     PREFLIGHT_LEVELS,
     MessageContent,
@@ -36,9 +34,9 @@ from app.modules.delivery.messages import (
     RunPreflight,
 )
 from app.modules.delivery.mime import MessageError, MessageParts, Skeleton
-from app.modules.delivery.models import Account, DkimKey, Identity
-from app.modules.delivery.preflight_dns import DkimExpectation, DnsSettings, TxtReader, check_domain
+from app.modules.delivery.preflight_dns import DnsSettings, TxtReader, check_domain
 from app.modules.delivery.preflight_links import LinkSettings, check_links, collect_links
+from app.modules.delivery.preflight_sender import SenderInfo, account_findings, load_sender, sample_contact
 from app.modules.delivery.preflight_spam import spamassassin_finding
 
 GMAIL_CLIP_BYTES = 102 * 1024
@@ -114,32 +112,6 @@ class _Watch:
 
 
 @dataclass
-class _Sender:
-    account_id: int | None
-    account_name: str
-    account_host: str
-    account_enabled: bool
-    local_outbox: bool
-    identity_id: int | None
-    from_name: str
-    from_email: str
-    reply_to: str
-    postal_address: str
-    dkim: DkimExpectation | None
-    dkim_pem: bytes | None
-    dkim_note: PreflightFinding | None
-
-    @property
-    def domain(self) -> str:
-        return self.from_email.rpartition("@")[2].strip().lower()
-
-    @property
-    def mapping(self) -> dict[str, Any]:
-        return {"name": self.from_name, "email": self.from_email, "reply_to": self.reply_to,
-                "postal_address": self.postal_address}
-
-
-@dataclass
 class _Built:
     label: str
     parts: MessageParts
@@ -154,9 +126,9 @@ def run_preflight(command: RunPreflight, *, db: Database, settings: Any, secrets
     config = preflight_settings(settings)
     findings: list[PreflightFinding] = []
     watch.step("Reading the account and the audience")
-    sender = _sender(db, settings, secrets, command)
-    findings.extend(_account_findings(sender))
-    sample, audience_findings = _sample_contact(db, command)
+    sender = load_sender(db, settings, secrets, command)
+    findings.extend(account_findings(sender))
+    sample, audience_findings = sample_contact(db, command)
     findings.extend(audience_findings)
     variants = _variants(command)
     watch.step("Rendering the message" + ("s" if len(variants) > 1 else ""))
@@ -194,111 +166,7 @@ def _softened(finding: PreflightFinding) -> PreflightFinding:
                                "send; the built-in outbox delivers to nobody.)")
 
 
-def _sender(db: Database, settings: Any, secrets: Any, command: RunPreflight) -> _Sender:
-    account_id = command.account_id or settings.get_optional("delivery.default_account_id")
-    identity_id = command.identity_id or settings.get_optional("delivery.default_identity_id")
-    with db.read() as session:
-        account = (session.get(Account, account_id) if account_id else
-                   session.scalar(select(Account).where(Account.is_local_outbox.is_(True))))
-        identity = (session.get(Identity, identity_id) if identity_id else
-                    session.scalar(select(Identity).order_by(Identity.id)))
-        sender = _Sender(
-            account_id=account.id if account else account_id, account_name=account.name if account else "",
-            account_host="" if account is None or account.is_local_outbox else account.host,
-            account_enabled=bool(account and account.enabled), local_outbox=bool(account and account.is_local_outbox),
-            identity_id=identity.id if identity else identity_id,
-            from_name=identity.from_name if identity else "", from_email=identity.from_email if identity else "",
-            reply_to=identity.reply_to if identity else "",
-            postal_address=identity.postal_address if identity else "", dkim=None, dkim_pem=None, dkim_note=None)
-        selector = identity.dkim_selector if identity else ""
-        keys = [(k.selector, k.public_key) for k in session.scalars(
-            select(DkimKey).where(DkimKey.domain == sender.domain).order_by(DkimKey.id))]
-    _dkim(sender, selector, keys, secrets)
-    return sender
-
-
-def _dkim(sender: _Sender, selector: str, keys: list[tuple[str, str]], secrets: Any) -> None:
-    domain = sender.domain
-    if not domain:
-        return
-    stored = next((public for name, public in keys if name == selector), None) if selector else None
-    if not selector:
-        hint = (f"a key exists (selector {keys[0][0]}): set it on the sender identity with "
-                f"`postroom delivery identity ... --dkim-selector {keys[0][0]}`" if keys else
-                f"make a key with `postroom delivery dkim {domain}` and publish the record it shows")
-        sender.dkim_note = PreflightFinding(level="warning", check="dkim", message=f"Messages from {domain} are "
-                                            f"not DKIM-signed; Gmail and Yahoo require DKIM for bulk mail: {hint}.")
-        return
-    if stored is None:
-        sender.dkim_note = PreflightFinding(level="warning", check="dkim", message=f"The sender identity names "
-                                            f"DKIM selector {selector!r}, but Postroom has no key for it on "
-                                            f"{domain}, so messages go out unsigned: make one with "
-                                            f"`postroom delivery dkim {domain} --selector {selector}`.")
-        return
-    sender.dkim = DkimExpectation(selector=selector, public_key=stored)
-    try:
-        pem = secrets.get(f"dkim:{domain}:{selector}")
-    except Exception:
-        pem = None
-    if not pem:
-        sender.dkim_note = PreflightFinding(level="warning", check="dkim", message=f"The private DKIM key for "
-                                            f"{selector}._domainkey.{domain} is not in this computer's keyring, so "
-                                            "messages go out unsigned: make a new key and publish it.")
-        return
-    sender.dkim_pem = pem.encode("ascii")
-
-
-def _account_findings(sender: _Sender) -> list[PreflightFinding]:
-    found: list[PreflightFinding] = []
-    if not sender.account_name:
-        found.append(PreflightFinding(level="error", check="account", message=f"There is no SMTP account with id "
-                                      f"{sender.account_id}: choose another account."))
-    elif not sender.account_enabled:
-        found.append(PreflightFinding(level="error", check="account", message=f"The SMTP account "
-                                      f"{sender.account_name!r} is switched off: switch it on or choose another."))
-    elif sender.local_outbox:
-        found.append(PreflightFinding(level="ok", check="account", message="Sending to the built-in outbox: "
-                                      "messages stay on this computer (Delivery > Outbox) and nobody receives "
-                                      "them."))
-    else:
-        found.append(PreflightFinding(level="ok", check="account", message=f"Sending through "
-                                      f"{sender.account_name} ({sender.account_host})."))
-    if not sender.from_email:
-        found.append(PreflightFinding(level="error", check="account", message=f"There is no sender identity with "
-                                      f"id {sender.identity_id}: choose another sender."))
-    return found
-
-
-def _sample_contact(db: Database, command: RunPreflight) -> tuple[dict[str, Any], list[PreflightFinding]]:
-    """The audience's first contact when there is an audience (a real one renders the real way), else a
-    made-up contact with every custom field filled."""
-    from app.modules.contacts.api import Audience, count_audience, custom_fields, recipient_batches
-
-    if command.audience is not None:
-        audience = Audience(**{k: tuple(v) for k, v in dataclasses.asdict(command.audience).items()})
-        total = count_audience(db, audience)
-        if total == 0:
-            return _made_up(db, custom_fields), [PreflightFinding(
-                level="error", check="audience", message="Nobody would receive this: the audience is empty (or "
-                "everyone in it is unsubscribed or suppressed). Choose lists or segments with subscribers.")]
-        first = next(iter(recipient_batches(db, audience, 1)), [])
-        found = [PreflightFinding(level="ok", check="audience", message=f"{total:,} recipient(s).")]
-        if first:
-            person = first[0]
-            data = {"first_name": person.first_name, "last_name": person.last_name, "language": person.language,
-                    "time_zone": person.time_zone, "fields": person.fields}
-            return contact_mapping(person.contact_id, person.email, data), found
-        return _made_up(db, custom_fields), found
-    return _made_up(db, custom_fields), []
-
-
-def _made_up(db: Database, custom_fields: Callable[[Database], list[Any]]) -> dict[str, Any]:
-    samples = {"number": 42, "boolean": True, "date": "2026-01-31"}
-    fields = {f.key: samples.get(f.type, f.choices[0] if f.choices else f.label) for f in custom_fields(db)}
-    return contact_mapping(0, "alex@example.com", {"first_name": "Alex", "last_name": "Example", "fields": fields})
-
-
-def _check_variant(db: Database, label: str, content: MessageContent, *, sender: _Sender,
+def _check_variant(db: Database, label: str, content: MessageContent, *, sender: SenderInfo,
                    contact: dict[str, Any], link_source: link_tools.LinkSource,
                    ) -> tuple[list[PreflightFinding], _Built | None]:
     """Template, unsubscribe link, postal address and size of one variant (and its built message)."""
@@ -372,7 +240,7 @@ def _editor_checks(db: Database, content: MessageContent) -> tuple[Any, list[str
 
 
 def _postal(where: str, in_: str, compiled: Any, *, sources: str, parts: MessageParts,
-            sender: _Sender) -> PreflightFinding:
+            sender: SenderInfo) -> PreflightFinding:
     uses_identity = "sender.postal_address" in sources
     if uses_identity and not sender.postal_address.strip():
         return PreflightFinding(level="error", check="postal_address", message=f"The footer{where} shows the "
@@ -397,7 +265,7 @@ def _shows(address: str, parts: MessageParts) -> bool:
     return first in visible or first in " ".join(parts.text.split()).lower()
 
 
-def _build(sender: _Sender, content: MessageContent, parts: MessageParts, contact: dict[str, Any],
+def _build(sender: SenderInfo, content: MessageContent, parts: MessageParts, contact: dict[str, Any],
            urls: dict[str, str]) -> bytes:
     """The message as the sender would put it on the wire (the same skeleton, DKIM-signed when it would be)."""
     from_name = getattr(content, "from_name", "") or sender.from_name
@@ -431,7 +299,7 @@ def _size(where: str, parts: MessageParts, message: bytes) -> PreflightFinding:
                             f"{_kb(html_size)}), under Gmail's 102 KB clipping limit.", detail=detail)
 
 
-def _online_checks(command: RunPreflight, config: PreflightSettings, sender: _Sender, built: list[_Built],
+def _online_checks(command: RunPreflight, config: PreflightSettings, sender: SenderInfo, built: list[_Built],
                    watch: _Watch) -> list[PreflightFinding]:
     """DNS, links and SpamAssassin, side by side (each is bounded in time)."""
     def dns() -> list[PreflightFinding]:
