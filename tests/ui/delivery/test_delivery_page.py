@@ -4,6 +4,7 @@ searched and exported, and the built-in outbox shows what recipients got."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,8 @@ from app.kernel.boot import Kernel, start_kernel
 from app.kernel.paths import AppPaths
 from app.modules.contacts.module import MODULE as CONTACTS
 from app.modules.delivery.module import MODULE as DELIVERY
-from app.modules.delivery.ui.delivery_page import DeliveryPage
+from app.modules.delivery.ui.delivery_page import DeliveryPage, eta_words
+from app.modules.delivery.ui.rate_chart import RateChart
 from app.ui.bridge import QtBridge
 from app.ui.context import UiContext
 from tests.conftest import MemoryKeyring
@@ -96,3 +98,44 @@ def test_the_outbox_shows_what_recipients_got(page: DeliveryPage, kernel: Kernel
     assert "Subject: Hello Bob" in outbox.headers.toPlainText()
     assert "List-Unsubscribe:" in outbox.source.toPlainText()
     assert outbox.count.text() == "1 of 2 messages"
+
+
+def test_the_rate_chart_follows_a_live_send_and_says_when_it_will_be_done(page: DeliveryPage, kernel: Kernel,  # type: ignore[no-untyped-def]
+                                                                          qtbot) -> None:
+    list_id = add_contacts(kernel, [(f"r{i}@example.com", f"R{i}") for i in range(60)])
+    with ScriptedSmtpServer() as server:
+        start(kernel, list_id, add_account(kernel, server.port, per_second=20, connections=1))
+        qtbot.waitUntil(lambda: page.runs.rowCount() == 1, timeout=TIMEOUT)
+        page.runs.selectRow(0)
+        qtbot.waitUntil(lambda: len(page.chart.samples) >= 3 and page.rate_now.text() != "—", timeout=TIMEOUT)
+        assert page.rate_now.text().endswith("/s")
+        qtbot.waitUntil(lambda: "done around" in page.eta.text(), timeout=TIMEOUT)
+        assert page.chart.redraws >= 1
+        qtbot.waitUntil(lambda: cell(page, 0, 2) == "finished", timeout=TIMEOUT)
+
+
+def test_the_chart_redraws_at_most_once_a_second_however_fast_progress_comes(qapp: QApplication, qtbot) -> None:  # type: ignore[no-untyped-def]
+    now = [1000.0]
+    chart = RateChart(clock=lambda: now[0])
+    qtbot.addWidget(chart)
+    chart.show_run(7)
+    first = chart.redraws
+    for i in range(200):  # far more progress than a second's worth, all at once
+        now[0] += 0.01
+        chart.add(7, 500.0 + i)
+        chart.add(8, 10.0)  # another run's progress is kept, not drawn
+    assert chart.redraws == first + 1  # the first sample draws at once; the rest wait for the timer
+    assert len(chart.samples) == 200
+    qtbot.waitUntil(lambda: chart.redraws == first + 2, timeout=5_000)  # then one repaint for all of them
+    qtbot.waitUntil(lambda: not chart._timer.isActive(), timeout=5_000)  # and none while nothing new comes
+    assert chart.redraws == first + 2
+    chart.show_run(8)
+    assert [rate for _, rate in chart.samples] == [10.0] * 200
+
+
+def test_eta_words() -> None:
+    noon = dt.datetime(2026, 11, 23, 12, 0)
+    assert eta_words(None) == ""
+    assert eta_words(30, noon) == "less than a minute left, done around 12:00"
+    assert eta_words(12 * 60, noon) == "about 12 min left, done around 12:12"
+    assert eta_words(13 * 3600, noon) == "about 13.0 h left, done around Tue 01:00"

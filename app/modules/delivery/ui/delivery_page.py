@@ -4,6 +4,7 @@ exportable per-recipient log, and the built-in outbox."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -34,6 +35,7 @@ from app.modules.delivery.messages import (
     RunStateChanged,
 )
 from app.modules.delivery.ui.outbox_view import OutboxView
+from app.modules.delivery.ui.rate_chart import RateChart, rate_text
 from app.ui.background import BackgroundWork
 from app.ui.widgets import label
 
@@ -45,8 +47,25 @@ LOG_COLUMNS = ("Email", "State", "Attempts", "Last reply", "Finished")
 def _eta(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    minutes, secs = divmod(int(seconds), 60)
-    return f", {minutes} min left" if minutes else f", {secs} s left"
+    if seconds < 60:
+        return f", {int(seconds)} s left"
+    return f", {round(seconds / 60)} min left"
+
+
+def eta_words(seconds: float | None, now: dt.datetime | None = None) -> str:
+    """ "about 12 min left, done around 14:32" (local time), or "" when there is no estimate."""
+    if seconds is None or seconds < 0:
+        return ""
+    now = now or dt.datetime.now()
+    done = now + dt.timedelta(seconds=seconds)
+    if seconds < 60:
+        left = "less than a minute left"
+    elif seconds < 5400:
+        left = f"about {round(seconds / 60)} min left"
+    else:
+        left = f"about {seconds / 3600:.1f} h left"
+    when = done.strftime("%H:%M") if done.date() == now.date() else done.strftime("%a %H:%M")
+    return f"{left}, done around {when}"
 
 
 def _safe_cell(value: str) -> str:
@@ -85,6 +104,14 @@ class DeliveryPage(QWidget):
         self.log.verticalHeader().setVisible(False)
         self.log.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         self.outbox = OutboxView(ctx, self._reads)
+        self.chart = RateChart()
+        self.rate_now = label("—", object_name="DeliveryRateNow")
+        big = self.rate_now.font()
+        big.setPointSizeF(big.pointSizeF() * 1.6)
+        big.setBold(True)
+        self.rate_now.setFont(big)
+        self.eta = label("", "muted", object_name="DeliveryEta", wrap=True)
+        self._last_progress: dict[int, RunProgress] = {}
         self.no_runs = label("Nothing has been sent yet. A send appears here as soon as it starts (from a campaign, "
                              "or `postroom delivery send --list NAME`), with live counts you can pause or cancel.",
                              "muted", wrap=True)
@@ -112,6 +139,20 @@ class DeliveryPage(QWidget):
         column = QVBoxLayout(top)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.runs, 1)
+        rate = QHBoxLayout()
+        rate.setSpacing(12)
+        rate.addWidget(self.chart, 1)
+        numbers = QVBoxLayout()
+        numbers.addStretch(1)
+        numbers.addWidget(label("Send rate", "muted"))
+        numbers.addWidget(self.rate_now)
+        numbers.addWidget(self.eta)
+        numbers.addStretch(1)
+        side = QWidget()
+        side.setFixedWidth(190)
+        side.setLayout(numbers)
+        rate.addWidget(side)
+        column.addLayout(rate)
         column.addLayout(actions)
         filters = QHBoxLayout()
         filters.addWidget(label("Recipients", "section"))
@@ -178,6 +219,10 @@ class DeliveryPage(QWidget):
         return None
 
     def _progress(self, event: RunProgress) -> None:
+        self._last_progress[event.run_id] = event
+        self.chart.add(event.run_id, event.rate_per_second)
+        if event.run_id == self.selected_run():
+            self._show_rate(event)
         row = self._row_of(event.run_id)
         if row is None:
             self._reload_soon.start()
@@ -204,6 +249,19 @@ class DeliveryPage(QWidget):
     def _selection_changed(self) -> None:
         self._update_buttons()
         self.reload_log()
+        run_id = self.selected_run()
+        self.chart.show_run(run_id)
+        self._show_rate(self._last_progress.get(run_id) if run_id is not None else None)
+
+    def _show_rate(self, event: RunProgress | None) -> None:
+        """The selected run's current rate and when it should be done."""
+        if event is None:
+            self.rate_now.setText("—")
+            self.eta.setText("")
+            return
+        self.rate_now.setText(rate_text(event.rate_per_second))
+        state = self._text(self.runs.currentRow(), 2) if self.selected_run() == event.run_id else ""
+        self.eta.setText(eta_words(event.eta_seconds) if state in ("", "sending") else "")
 
     def _update_buttons(self) -> None:
         row = self.runs.currentRow() if self.selected_run() is not None else -1
