@@ -105,6 +105,15 @@ def _configure_mailbox(sub: Any, context: ModuleContext, service: Any) -> None:
         tls = args.tls or current.tls
         port = args.port or (current.port if args.tls is None else {"ssl": 993}.get(tls, 143))
         user = args.user if args.user is not None else current.username
+        command = SaveBounceMailbox(
+            host=args.host or current.host, port=port, tls=tls, username=user,
+            folder=args.folder or current.folder, processed_folder=args.processed_folder or current.processed_folder,
+            quarantine_folder=args.quarantine_folder or current.quarantine_folder,
+            poll_minutes=current.poll_minutes if args.poll_minutes is None else args.poll_minutes)
+        try:
+            bounce_mailbox.check(command)  # before asking for a password
+        except bounce_mailbox.MailboxError as exc:
+            raise CliError(str(exc)) from None
         password = None
         if args.user is not None or not current.has_password:
             problem = context.secrets.problem()
@@ -119,12 +128,7 @@ def _configure_mailbox(sub: Any, context: ModuleContext, service: Any) -> None:
             context.settings.set(bounce_mailbox.PREFIX + "cafile", str(Path(args.cafile).resolve())
                                  if args.cafile else "")
         try:
-            info = context.bus.execute(SaveBounceMailbox(
-                host=args.host or current.host, port=port, tls=tls, username=user, password=password,
-                folder=args.folder or current.folder,
-                processed_folder=args.processed_folder or current.processed_folder,
-                quarantine_folder=args.quarantine_folder or current.quarantine_folder,
-                poll_minutes=current.poll_minutes if args.poll_minutes is None else args.poll_minutes))
+            info = context.bus.execute(dataclasses.replace(command, password=password))
         except bounce_mailbox.MailboxError as exc:
             raise CliError(str(exc)) from None
         return CliResult(dataclasses.asdict(info), f"Bounce mailbox: {info.username} at {info.host}:{info.port} "

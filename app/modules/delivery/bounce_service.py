@@ -27,6 +27,7 @@ from app.modules.delivery.messages import (
 
 log = logging.getLogger(__name__)
 SOFT_LIMIT_KEY = "delivery.bounces.soft_limit"
+FIRST_READ_KEY = "delivery.bounces.first_read_seconds"  # after the app starts
 
 
 class BounceService:
@@ -126,12 +127,13 @@ class BounceService:
                 return
             if self._interval() is None:
                 return
-            self._thread = threading.Thread(target=self._run, name="postroom-bounces", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="postroom-bounces")
             self._thread.start()
 
     def _run(self) -> None:
         # The first read waits a little: the window and the sender come first at start-up.
-        self._stop.wait(20.0)
+        delay = self.context.settings.get_optional(FIRST_READ_KEY)
+        self._stop.wait(float(delay) if isinstance(delay, int | float) else 20.0)
         while not self._stop.is_set():
             interval = self._interval()
             if interval is None:

@@ -4,7 +4,7 @@ the right contacts are suppressed, every message is filed, nothing is deleted, n
 
 from __future__ import annotations
 
-import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from app.modules.delivery.messages import (
     TestBounceMailbox,
 )
 from app.modules.delivery.models import Bounce
-from tests.integration.delivery.conftest import MakeKernel, add_contacts, start, wait_run
+from tests.integration.delivery.conftest import MakeKernel, add_contacts, start, wait_run, wait_until
 from tests.integration.delivery.imap_server import ImapServer, private_dovecot
 from tests.unit.delivery.bounce_samples import GARBAGE, arf, dsn, out_of_office
 
@@ -40,8 +40,9 @@ def imap(tmp_path: Path) -> Iterator[ImapServer]:
 
 
 def use_mailbox(kernel: Kernel, server: ImapServer, **options: object) -> None:
+    fields: dict[str, object] = {"poll_minutes": 0, **options}
     kernel.bus.execute(SaveBounceMailbox(host="127.0.0.1", port=server.port, tls="none", username=server.user,
-                                         password=server.password, poll_minutes=0, **options))  # type: ignore[arg-type]
+                                         password=server.password, **fields))  # type: ignore[arg-type]
 
 
 class Mailbox:
@@ -310,7 +311,7 @@ def test_tls_is_verified(make_kernel: MakeKernel, imap: ImapServer) -> None:
 def test_wrong_settings_and_passwords_say_what_to_change(make_kernel: MakeKernel, imap: ImapServer) -> None:
     kernel = make_kernel()
     assert "no bounce mailbox is set up" in kernel.bus.execute(FetchBounces()).error
-    with pytest.raises(ValueError, match="plain text is allowed only to 127.0.0.1"):
+    with pytest.raises(ValueError, match=r"plain text is allowed only to 127\.0\.0\.1"):
         kernel.bus.execute(SaveBounceMailbox(host="imap.example.com", port=143, tls="none", username="u",
                                              password="p"))
     kernel.bus.execute(SaveBounceMailbox(host="127.0.0.1", port=imap.port, tls="none", username=imap.user,
@@ -340,3 +341,17 @@ def test_a_message_that_cannot_be_acted_on_stays_for_the_next_read(make_kernel: 
     assert len(mailbox.ids("INBOX")) == 1  # still there, still unseen
     assert fetch(kernel).bounces == 1
     assert suppression(kernel, "ann@example.com") == "hard_bounce"
+
+
+def test_the_app_reads_the_mailbox_by_itself_and_stops_at_teardown(make_kernel: MakeKernel, imap: ImapServer,
+                                                                    mailbox: Mailbox) -> None:
+    kernel = make_kernel({"delivery.bounces.first_read_seconds": 0}, services=True)
+    events: list[BounceReceived] = []
+    kernel.bus.subscribe(BounceReceived, events.append)
+    mailbox.append(dsn("bob@example.com", "5.1.1", "550 5.1.1 unknown"))
+    use_mailbox(kernel, imap, poll_minutes=5)  # saving it starts the poller in the running app
+    wait_until(lambda: len(events) == 1)
+    assert events[0].email == "bob@example.com"
+    assert any(t.name == "postroom-bounces" for t in threading.enumerate())
+    kernel.close()  # the poller stops with the app (the no-dangling-threads check would fail otherwise)
+    assert not any(t.name == "postroom-bounces" and t.is_alive() for t in threading.enumerate())

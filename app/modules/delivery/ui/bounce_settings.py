@@ -11,10 +11,13 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -28,7 +31,7 @@ from app.modules.delivery.messages import (
     TestBounceMailbox,
 )
 from app.ui.background import BackgroundWork
-from app.ui.widgets import label
+from app.ui.widgets import Notice, label
 
 TLS_CHOICES = (("ssl", "TLS from the start (port 993)"), ("starttls", "STARTTLS (port 143)"),
                ("none", "None: only for a server on 127.0.0.1"))
@@ -96,25 +99,17 @@ class BounceMailboxPage(QWidget):
         self.poll.setSpecialValueText("only when asked")
         self.test_button = QPushButton("Test connection")
         self.fetch_button = QPushButton("Fetch now")
-        self.result = label("", "muted", wrap=True, selectable=True)
-        self.result.setObjectName("BounceResult")
-        self.result.setMinimumWidth(360)
+        self.notice = Notice(self, info_ms=0, boxed=True)  # what a test or a read found
 
 
     def _lay_out(self) -> None:
-        form = QFormLayout(self)
-        form.setContentsMargins(4, 4, 4, 4)
-        form.setVerticalSpacing(10)
-        form.setHorizontalSpacing(16)
+        form = QFormLayout()
+        form.setVerticalSpacing(8)
+        form.setHorizontalSpacing(14)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
-        form.addRow(label("Bounce mailbox", object_name="SectionTitle"))
-        intro = label("The IMAP mailbox your bounce address delivers to. Postroom reads delivery reports and "
-                      "complaints there, suppresses addresses that bounce hard, bounce softly three times across "
-                      "campaigns or complain, and files each message in a folder. Nothing is ever deleted.",
-                      "muted", wrap=True)
-        intro.setMinimumWidth(360)
-        form.addRow(intro)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         server = QHBoxLayout()
+        server.setSpacing(8)
         server.addWidget(self.host, 1)
         server.addWidget(label("Port:"))
         server.addWidget(self.port)
@@ -126,12 +121,31 @@ class BounceMailboxPage(QWidget):
         form.addRow("Processed to:", self.processed)
         form.addRow("Unreadable to:", self.quarantine)
         form.addRow("Check every:", self.poll)
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 8, 0)
+        column.addLayout(form)
+        column.addStretch(1)
+        area = QScrollArea()
+        area.setWidget(body)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         buttons = QHBoxLayout()
         buttons.addWidget(self.test_button)
         buttons.addWidget(self.fetch_button)
         buttons.addStretch(1)
-        form.addRow("", buttons)
-        form.addRow("", self.result)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(8)
+        layout.addWidget(label("Bounce mailbox", object_name="SectionTitle"))
+        layout.addWidget(label("The IMAP mailbox your bounce address delivers to. Postroom reads delivery reports "
+                               "and complaints there, suppresses who bounces hard, bounces softly three times or "
+                               "complains, and files every message in a folder; nothing is deleted.", "muted",
+                               wrap=True))
+        layout.addWidget(area, 1)
+        layout.addWidget(self.notice)
+        layout.addLayout(buttons)
 
     def _show(self, info: BounceMailboxInfo) -> None:
         self.host.setText(info.host)
@@ -144,6 +158,7 @@ class BounceMailboxPage(QWidget):
         self.poll.setValue(info.poll_minutes)
 
     def _password_known(self, info: BounceMailboxInfo) -> None:
+        self._work.close()  # its one read is done: no idle thread stays behind the dialog
         self.password.setPlaceholderText("stored in the keyring; type to change it" if info.has_password
                                          else "not stored yet")
 
@@ -211,11 +226,7 @@ class BounceMailboxPage(QWidget):
                 self._say(bounce_mailbox.describe(result), ok=True)
 
     def _say(self, text: str, *, ok: bool) -> None:
-        self.result.setText(text)
-        self.result.setProperty("role", "muted" if ok else "danger")
-        self.result.style().unpolish(self.result)
-        self.result.style().polish(self.result)
-        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice.show_text(text, "info" if ok else "error")
 
     def shutdown(self) -> None:
         self._work.close()
