@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QDateTime, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from app.kernel.boot import Kernel
 from app.kernel.database import utcnow
@@ -165,3 +165,26 @@ def test_send_runs_the_preflight_and_warnings_must_be_accepted(page: CampaignsPa
     assert seen["send_enabled_after_accepting"] is True
     assert outbox_by_recipient(kernel) == {}
     assert not api.get_campaign(kernel.db, page._current.id).run_ids
+
+
+def test_an_ab_test_is_set_up_in_the_form_and_the_audience_is_counted(page: CampaignsPage, kernel: Kernel, qtbot) -> None:  # type: ignore[no-untyped-def]
+    campaign_id = _make_campaign(page, qtbot)
+    qtbot.waitUntil(lambda: page.audience_size.text() == "2 contacts today", timeout=TIMEOUT)
+    page.lists.set_checked(["Partners"])
+    qtbot.waitUntil(lambda: page.audience_size.text() == "3 contacts today", timeout=TIMEOUT)
+    page.ab.setChecked(True)
+    page.variants.item(0, 1).setText("Subject A")
+    page.variants.item(1, 1).setText("Subject B")
+    page.variants.item(1, 2).setText("The Shop Team")
+    qtbot.mouseClick(page.findChild(QPushButton, "AbAddVariant"), Qt.MouseButton.LeftButton)
+    page.variants.item(2, 4).setText("3")  # a send-time variant: three hours after the others
+    page.share.setValue(30)
+    page.ab_metric.setCurrentIndex(page.ab_metric.findData("clicks"))
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    ab = api.get_campaign(kernel.db, campaign_id).ab
+    assert [(v["key"], v["subject"], v["from_name"], v["delay_hours"]) for v in ab["variants"]] == [
+        ("A", "Subject A", "", 0.0), ("B", "Subject B", "The Shop Team", 0.0), ("C", "", "", 3.0)]
+    assert (ab["test_share"], ab["metric"]) == (30.0, "clicks")
+    page.variants.item(2, 4).setText("soon")
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    assert "number of hours" in page.notice.text.text()

@@ -62,6 +62,7 @@ from app.ui.widgets import Notice, card, label
 
 _ID = Qt.ItemDataRole.UserRole
 COLUMNS = ("Campaign", "State", "Sent", "Opens", "Clicks")
+VARIANT_COLUMNS = ("Variant", "Subject", "From name", "Template", "Later by (h)")
 RULES = (("Every Monday at 9:00", "FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0"),
          ("Every weekday at 9:00", "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR;BYHOUR=9;BYMINUTE=0"),
          ("Every day at 9:00", "FREQ=DAILY;BYHOUR=9;BYMINUTE=0"),
@@ -143,7 +144,10 @@ class CampaignsPage(QWidget):
         self._reads = BackgroundWork(self, name="campaigns-read")
         self._choices = Choices()
         self._current: api.CampaignInfo | None = None
+        self._filled_choices = 0
         self._build()
+        self._size_soon = QTimer(self, singleShot=True, interval=400)
+        self._size_soon.timeout.connect(self._count_audience)
         self._reload_soon = QTimer(self, singleShot=True, interval=250)
         self._reload_soon.timeout.connect(self.reload)
         ctx.bridge.subscribe(CampaignSaved, lambda _e: self._reload_soon.start(), owner=self)
@@ -288,6 +292,11 @@ class CampaignsPage(QWidget):
             col.addWidget(widget)
             pick.addLayout(col, index // 2, index % 2)
         audience.addLayout(pick)
+        self.audience_size = label("", "muted")
+        self.audience_size.setObjectName("CampaignAudienceSize")
+        audience.addWidget(self.audience_size)
+        for widget in (self.lists, self.segments, self.exclude_lists, self.exclude_segments):
+            widget.itemChanged.connect(lambda _item: self._size_soon.start())
         outer.addWidget(box)
 
         box, sender = card("sender")
@@ -412,17 +421,20 @@ class CampaignsPage(QWidget):
         self.ab = QCheckBox("Test variants on part of the audience, then send the winner to the rest")
         self.ab.setObjectName("AbEnabled")
         ab.addWidget(self.ab)
-        self.variants = QTableWidget(2, 3)
+        self.variants = QTableWidget(2, len(VARIANT_COLUMNS))
         self.variants.setObjectName("AbVariants")
-        self.variants.setHorizontalHeaderLabels(["Variant", "Subject", "From name"])
+        self.variants.setHorizontalHeaderLabels(list(VARIANT_COLUMNS))
+        self.variants.setToolTip("Leave a cell empty to keep the campaign's own subject, sender name or template. "
+                                 "“Later by” tests the send time: that group goes so many hours after the first.")
         self.variants.verticalHeader().setVisible(False)
         self.variants.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.variants.setMaximumHeight(130)
+        self.variants.setMaximumHeight(150)
         self.variants.setMinimumWidth(240)
         for row, key in enumerate("AB"):
             self.variants.setItem(row, 0, QTableWidgetItem(key))
         ab.addWidget(self.variants)
         add = QPushButton("Add variant")
+        add.setObjectName("AbAddVariant")
         add.clicked.connect(self._add_variant)
         ab.addWidget(add, 0, Qt.AlignmentFlag.AlignLeft)
         self.share = QDoubleSpinBox()
@@ -527,8 +539,13 @@ class CampaignsPage(QWidget):
 
     # -- showing a campaign
 
-    def _show(self, info: api.CampaignInfo | None,  # noqa: PLR0912, PLR0915 - every field of the form
+    def _show(self, info: api.CampaignInfo | None,
               figures: api.Results | None = None) -> None:
+        # A refresh of the campaign being edited (results moving, a reload after an event) must not undo what
+        # the user typed: the fields are only filled when another campaign, or a changed one, is shown.
+        previous = self._current
+        same = (info is not None and previous is not None and previous.id == info.id
+                and previous.updated_at == info.updated_at and self._filled_choices == id(self._choices))
         self._current = info
         self.form.setEnabled(info is not None)
         if info is None:
@@ -550,6 +567,33 @@ class CampaignsPage(QWidget):
             local = scheduling.to_local(info.missed_at, info.time_zone)
             self.missed_text.setText(f"This campaign was due on {local:%a %d %b %H:%M} ({info.time_zone}) while "
                                      "Postroom was closed. Send it now, or skip this time?")
+        if not same:
+            self._fill_form(info)
+        self._filled_choices = id(self._choices)
+        self.results_box.setVisible(bool(info.run_ids))
+        if figures is not None and info.run_ids:
+            text = (f"Sent {figures.sent:,} · failed {figures.failed:,} · not settled yet {figures.open:,}\n"
+                    f"Opened by {figures.unique_opens:,} ({figures.open_rate:.1%}) · clicked by "
+                    f"{figures.unique_clicks:,} ({figures.click_rate:.1%}) — rates on delivered messages, "
+                    "machine opens left out")
+            if info.resend.get("done"):
+                text += f"\nResent to {info.resend.get('count', 0):,} who had not opened"
+            self.results_text.setText(text)
+        editable = info.editable
+        for widget in (self.name, self.template, self.subject, self.preheader, self.lists, self.segments,
+                       self.exclude_lists, self.exclude_segments, self.identity, self.track_opens,
+                       self.track_clicks, self.utm, self.ab, self.variants, self.save_button):
+            widget.setEnabled(editable)
+        self.send_button.setEnabled(editable)
+        self.schedule_button.setEnabled(editable)
+        self.pause_button.setVisible(info.state == "sending")
+        self.resume_button.setVisible(info.state == "paused")
+        self.cancel_button.setVisible(info.state in ("sending", "paused", "scheduled"))
+        self.next_runs.setText(", ".join(f"{scheduling.to_local(t, info.time_zone):%a %d %b %H:%M}"
+                                         for t in upcoming) or "—")
+        self._show_ab_result(info)
+
+    def _fill_form(self, info: api.CampaignInfo) -> None:
         self.name.setText(info.name)
         self._select(self.template, info.template_id)
         self._select(self.identity, info.identity_id)
@@ -581,45 +625,27 @@ class CampaignsPage(QWidget):
             elif info.schedule_kind == "local" and info.local_date:
                 self.when.setDateTime(_qdt(dt.datetime.combine(
                     info.local_date, scheduling.parse_hhmm(info.local_time))))
-        self.next_runs.setText(", ".join(f"{scheduling.to_local(t, info.time_zone):%a %d %b %H:%M}"
-                                         for t in upcoming) or "—")
         self._show_ab(info)
+        self._size_soon.start()
         self.resend.setChecked(bool(info.resend.get("subject")))
         self.resend_hours.setValue(float(info.resend.get("after_hours", 48)))
         self.resend_subject.setText(info.resend.get("subject", ""))
-        self.results_box.setVisible(bool(info.run_ids))
-        if figures is not None and info.run_ids:
-            text = (f"Sent {figures.sent:,} · failed {figures.failed:,} · not settled yet {figures.open:,}\n"
-                    f"Opened by {figures.unique_opens:,} ({figures.open_rate:.1%}) · clicked by "
-                    f"{figures.unique_clicks:,} ({figures.click_rate:.1%}) — rates on delivered messages, "
-                    "machine opens left out")
-            if info.resend.get("done"):
-                text += f"\nResent to {info.resend.get('count', 0):,} who had not opened"
-            self.results_text.setText(text)
-        editable = info.editable
-        for widget in (self.name, self.template, self.subject, self.preheader, self.lists, self.segments,
-                       self.exclude_lists, self.exclude_segments, self.identity, self.track_opens,
-                       self.track_clicks, self.utm, self.ab, self.variants, self.save_button):
-            widget.setEnabled(editable)
-        self.send_button.setEnabled(editable)
-        self.schedule_button.setEnabled(editable)
-        self.pause_button.setVisible(info.state == "sending")
-        self.resume_button.setVisible(info.state == "paused")
-        self.cancel_button.setVisible(info.state in ("sending", "paused", "scheduled"))
         self._kind_changed()
 
     def _show_ab(self, info: api.CampaignInfo) -> None:
         ab = info.ab
         self.ab.setChecked(bool(ab.get("variants")))
         variants = ab.get("variants") or [{"key": "A"}, {"key": "B"}]
-        self.variants.setRowCount(len(variants))
-        for row, variant in enumerate(variants):
-            for column, key in enumerate(("key", "subject", "from_name")):
-                self.variants.setItem(row, column, QTableWidgetItem(str(variant.get(key) or "")))
+        self.variants.setRowCount(0)
+        for variant in variants:
+            self._add_variant_row(variant)
         self.share.setValue(float(ab.get("test_share", 20)))
         index = self.ab_metric.findData(ab.get("metric", "opens"))
         self.ab_metric.setCurrentIndex(max(0, index))
         self.wait.setValue(float(ab.get("wait_hours", 4)))
+
+    def _show_ab_result(self, info: api.CampaignInfo) -> None:
+        ab = info.ab
         text = ""
         if ab.get("verdict"):
             rates = ", ".join(f"{k}: {v:.1%}" for k, v in (ab.get("rates") or {}).items())
@@ -630,6 +656,22 @@ class CampaignsPage(QWidget):
         self.ab_result.setText(text)
         self.ab_result.setVisible(bool(text))
         self.pick.setVisible(bool(ab.get("variants")) and bool(info.run_ids) and not ab.get("winner"))
+
+    def _count_audience(self) -> None:
+        """How many contacts the ticked lists and segments reach now (suppressed and unsubscribed left out)."""
+        from app.modules.contacts import api as contacts_api
+
+        audience = contacts_api.Audience(lists=self.lists.checked(), segments=self.segments.checked(),
+                                         exclude_lists=self.exclude_lists.checked(),
+                                         exclude_segments=self.exclude_segments.checked())
+        if not (audience.lists or audience.segments):
+            self.audience_size.setText("Tick at least one list or segment.")
+            return
+        db = self._ctx.db
+        self.audience_size.setText("Counting…")
+        self._reads.submit_latest("size", lambda: contacts_api.count_audience(db, audience),
+                                  lambda n: self.audience_size.setText(f"{n:,} contacts today"),
+                                  lambda exc: self.audience_size.setText(f"Cannot count: {exc}"))
 
     def _kind_changed(self) -> None:
         kind = self._kind()
@@ -663,15 +705,35 @@ class CampaignsPage(QWidget):
         if row >= 6:
             self.notice.show_text("Six variants at most: each needs enough recipients to mean something.", "error")
             return
+        self._add_variant_row({"key": chr(ord("A") + row)})
+
+    def _add_variant_row(self, variant: dict[str, Any]) -> None:
+        row = self.variants.rowCount()
         self.variants.setRowCount(row + 1)
-        self.variants.setItem(row, 0, QTableWidgetItem(chr(ord("A") + row)))
+        delay = float(variant.get("delay_hours") or 0)
+        for column, value in enumerate((variant.get("key"), variant.get("subject"), variant.get("from_name"))):
+            self.variants.setItem(row, column, QTableWidgetItem(str(value or "")))
+        self.variants.setItem(row, 4, QTableWidgetItem(f"{delay:g}" if delay else ""))
+        combo = QComboBox()
+        combo.addItem("Same as the campaign", None)
+        for template_id, name in self._choices.templates:
+            combo.addItem(name, template_id)
+        combo.setCurrentIndex(max(0, combo.findData(variant.get("template_id"))))
+        self.variants.setCellWidget(row, 3, combo)
 
     def _variants(self) -> tuple[Variant, ...]:
         found = []
         for row in range(self.variants.rowCount()):
-            cells = [_text(self.variants.item(row, c)) for c in range(3)]
-            if cells[0]:
-                found.append(Variant(key=cells[0], subject=cells[1], from_name=cells[2]))
+            key, subject, from_name = (_text(self.variants.item(row, c)) for c in range(3))
+            combo = self.variants.cellWidget(row, 3)
+            template_id = combo.currentData() if isinstance(combo, QComboBox) else None
+            try:
+                delay = float(_text(self.variants.item(row, 4)) or 0)
+            except ValueError:
+                raise CampaignError(f"variant {key}: “later by” is a number of hours") from None
+            if key:
+                found.append(Variant(key=key, subject=subject, from_name=from_name, template_id=template_id,
+                                     delay_hours=delay))
         return tuple(found)
 
     # -- actions
@@ -722,7 +784,12 @@ class CampaignsPage(QWidget):
             track_opens=self.track_opens.isChecked(), track_clicks=self.track_clicks.isChecked(), utm=utm))
         if saved is None:
             return False
-        ab = SetAbTest(campaign_id=info.id, variants=self._variants() if self.ab.isChecked() else (),
+        try:
+            variants = self._variants() if self.ab.isChecked() else ()
+        except CampaignError as exc:
+            self.notice.show_text(str(exc), "error")
+            return False
+        ab = SetAbTest(campaign_id=info.id, variants=variants,
                        test_share=self.share.value(), metric=str(self.ab_metric.currentData()),
                        wait_hours=self.wait.value())
         if self._execute(ab) is None:
@@ -804,7 +871,7 @@ class CampaignsPage(QWidget):
         manual = self._current.ab.get("metric") == "manual"
         variant = ""
         if manual:
-            keys = [v.key for v in self._variants()]
+            keys = [str(v["key"]) for v in self._current.ab.get("variants", [])]
             from PySide6.QtWidgets import QInputDialog
 
             variant, ok = QInputDialog.getItem(self, "Winner", "Send which variant to the rest?", keys, 0, False)
