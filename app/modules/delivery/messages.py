@@ -239,8 +239,9 @@ class RunPreflight(Command[PreflightReport]):
 
     Blocks for DNS and network checks (DNS at most about 3 s, links about 10 s): call it from a job. In the
     window, ``app.modules.delivery.ui.preflight_dialog.PreflightDialog`` runs it and asks the user.
-    ``variants`` (A/B tests) are all checked, and ``content`` too when it is not one of them. ``offline``
-    skips the DNS and link checks (reported as "unknown").
+    With ``variants`` (an A/B test) every variant is checked, in order ("variant A", "variant B"...), and
+    ``content`` is not (only the variants are ever sent); without, ``content`` is. ``offline`` skips the DNS and
+    link checks (reported as "unknown").
     """
 
     content: MessageContent

@@ -151,9 +151,9 @@ def run_preflight(command: RunPreflight, *, db: Database, settings: Any, secrets
 
 
 def _variants(command: RunPreflight) -> list[tuple[str, MessageContent]]:
-    contents = list(command.variants)
-    if not any(c == command.content for c in contents):
-        contents.insert(0, command.content)
+    """What will be sent: the variants of an A/B test when there are some (the base content is then never sent
+    as it is), else ``content``; labelled "variant A", "variant B"... by position when there are several."""
+    contents = list(command.variants) or [command.content]
     if len(contents) == 1:
         return [("", contents[0])]
     return [(f"variant {chr(ord('A') + i) if i < 26 else i + 1}", c) for i, c in enumerate(contents)]

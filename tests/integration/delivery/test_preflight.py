@@ -267,13 +267,16 @@ def test_an_empty_audience_and_a_switched_off_account_are_errors(make_kernel: Ma
 
 def test_every_variant_is_checked(make_kernel: MakeKernel) -> None:
     kernel = make_kernel(settings_for())
+    base = MessageContent(subject="Base {% if %}", html=GOOD_HTML)  # never sent when there are variants
     first = MessageContent(subject="A", html=GOOD_HTML)
     second = MessageContent(subject="B", html="<p>{{ sender.postal_address }}</p>")
-    report = preflight(kernel, sender(kernel), content=first, variants=(first, second), offline=True)
+    report = preflight(kernel, sender(kernel), content=base, variants=(first, second), offline=True)
     unsubscribe = of(report, "unsubscribe")
     assert [f.level for f in unsubscribe] == ["ok", "error"]
     assert "variant B" in unsubscribe[1].message
     assert "variant A" in unsubscribe[0].message
+    assert len(of(report, "size")) == 2
+    assert not of(report, "template")  # the base content was not checked
 
 
 def test_an_editor_template_is_checked_through_the_editors_api(tmp_path: Any) -> None:
