@@ -167,7 +167,7 @@ def test_send_runs_the_preflight_and_warnings_must_be_accepted(page: CampaignsPa
     assert not api.get_campaign(kernel.db, page._current.id).run_ids
 
 
-def test_an_ab_test_is_set_up_in_the_form_and_the_audience_is_counted(page: CampaignsPage, kernel: Kernel, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_ab_test_set_up_in_the_form_and_audience_counted(page: CampaignsPage, kernel: Kernel, qtbot) -> None:  # type: ignore[no-untyped-def]
     campaign_id = _make_campaign(page, qtbot)
     qtbot.waitUntil(lambda: page.audience_size.text() == "2 contacts today", timeout=TIMEOUT)
     page.lists.set_checked(["Partners"])
