@@ -48,7 +48,31 @@ def _execute(context: ModuleContext, command: Any) -> Any:
 def _account_row(a: api.AccountInfo) -> dict[str, Any]:
     where = "built-in outbox on 127.0.0.1" if a.is_local_outbox else f"{a.host}:{a.port} tls={a.tls}"
     return {"id": a.id, "name": a.name, "server": where, "user": a.username, "per_second": a.per_second,
-            "per_hour": a.per_hour, "per_day": a.per_day, "connections": a.connections, "enabled": a.enabled}
+            "per_hour": a.per_hour, "per_day": a.per_day, "connections": a.connections, "enabled": a.enabled,
+            "weight": a.weight, "warmup": a.warmup, "send_window": a.send_window}
+
+
+def parse_window(text: str) -> dict[str, Any]:
+    """ "mon-fri 09:00-17:30 Europe/Paris" (or "mon,wed,sat 08:00-12:00", zone UTC by default) as a send window."""
+    from app.modules.delivery.throttle import DAY_NAMES, SendWindow
+
+    parts = text.split()
+    if len(parts) not in (2, 3) or "-" not in parts[1]:
+        raise CliError(f"--window {text!r}: write DAYS HH:MM-HH:MM [TIME_ZONE], e.g. mon-fri 09:00-17:30 Europe/Paris")
+    days: list[str] = []
+    for item in parts[0].lower().split(","):
+        first, _, last = item.partition("-")
+        if last and first[:3] in DAY_NAMES and last[:3] in DAY_NAMES:
+            start, end = DAY_NAMES.index(first[:3]), DAY_NAMES.index(last[:3])
+            days += [DAY_NAMES[(start + i) % 7] for i in range((end - start) % 7 + 1)]
+        else:
+            days.append(item)
+    opens, _, closes = parts[1].partition("-")
+    spec = {"days": days, "start": opens, "end": closes, "time_zone": parts[2] if len(parts) == 3 else "UTC"}
+    try:
+        return SendWindow.parse(spec).to_spec()
+    except ValueError as exc:
+        raise CliError(f"--window {text!r}: {exc}") from None
 
 
 def configure_smtp(parser: argparse.ArgumentParser, context: ModuleContext, service: Any) -> None:
@@ -65,6 +89,10 @@ def configure_smtp(parser: argparse.ArgumentParser, context: ModuleContext, serv
     add.add_argument("--per-hour", type=int, default=None)
     add.add_argument("--per-day", type=int, default=None)
     add.add_argument("--connections", type=int, default=4)
+    add.add_argument("--weight", type=int, default=1, help="share of a send that uses several accounts")
+    add.add_argument("--warmup", action="store_true", help="a new account: a low daily cap that doubles each day")
+    add.add_argument("--window", default=None, metavar="WHEN",
+                     help='only send then, e.g. "mon-fri 09:00-17:30 Europe/Paris"')
 
     def run_add(args: argparse.Namespace) -> CliResult:
         existing = next((a for a in api.accounts(context.db) if a.name == args.name), None)
@@ -79,7 +107,8 @@ def configure_smtp(parser: argparse.ArgumentParser, context: ModuleContext, serv
         account_id = _execute(context, SaveAccount(
             name=args.name, host=args.host, port=args.port, tls=args.tls, username=args.user, password=password,
             per_second=args.rate, per_hour=args.per_hour, per_day=args.per_day, connections=args.connections,
-            account_id=existing.id if existing else None))
+            account_id=existing.id if existing else None, weight=args.weight, warmup=args.warmup,
+            send_window=parse_window(args.window) if args.window else None))
         verb = "Changed" if existing else "Added"
         return CliResult({"id": account_id, "name": args.name},
                          f"{verb} SMTP account {args.name} ({args.host}:{args.port}, {args.tls})."
@@ -295,7 +324,9 @@ def _configure_send(sub: Any, context: ModuleContext, service: Any) -> None:
     send.add_argument("--subject", required=True)
     send.add_argument("--html", type=Path, required=True, help="an HTML file (Jinja2 merge tags allowed)")
     send.add_argument("--text", type=Path, default=None)
-    send.add_argument("--account", default=None, help="account name (default: the default account)")
+    send.add_argument("--account", action="append", default=[], metavar="NAME",
+                      help="account to send through (default: the default account); repeat it to share the send "
+                           "between accounts by their weights, each taking over when another fails or is full")
 
     def run_send(args: argparse.Namespace) -> CliResult:
         from app.modules.contacts import api as contacts_api
@@ -314,9 +345,9 @@ def _configure_send(sub: Any, context: ModuleContext, service: Any) -> None:
             raise CliError(f"cannot read the message file: {exc}") from None
         audience = AudienceSpec(lists=tuple(lists[n.lower()] for n in args.list),
                                 segments=tuple(segments[n.lower()] for n in args.segment))
+        account_ids = tuple(_account(context, name).id for name in args.account)
         run_id = _execute(context, StartRun(audience=audience, content=MessageContent(
-            subject=args.subject, html=html, text=text),
-            account_id=_account(context, args.account).id if args.account else None))
+            subject=args.subject, html=html, text=text), account_ids=account_ids))
         _execute(context, ResumePendingRuns())
         while service.host.active:
             time.sleep(0.2)

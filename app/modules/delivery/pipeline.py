@@ -111,9 +111,8 @@ class RunPipeline:
         settled: list[Outcome] = []
         taken = 0
         for row in rows:
-            lane = pick(self.lanes, now)
-            if lane is None:  # every account is out (quota, window, failures): the rest stay as they are
-                break
+            if not any(lane.usable(now) for lane in self.lanes):  # all out (quota, window, failures): the rest
+                break  # stay as they are
             taken += 1
             origin = "deferred" if row.was_deferred else "queued"
             delta[origin] -= 1
@@ -128,6 +127,8 @@ class RunPipeline:
                 waiting.append((row.id, now + wait, f"waiting for the per-domain limit of {domain}"))
                 delta["deferred"] += 1
                 continue
+            lane = pick(self.lanes, now)  # only for a message that goes out, so the shares follow the weights
+            assert lane is not None
             claimed.append((row, lane))
             delta["sending"] += 1
         ctx.queued_unclaimed = max(0, ctx.queued_unclaimed - sum(1 for r in rows[:taken] if not r.was_deferred))

@@ -165,3 +165,27 @@ def test_delivery_send_to_a_list_from_the_command_line(tmp_path: Path) -> None:
     code, _out, err = postroom(tmp_path, "delivery", "send", "--list", "Nope", "--subject", "x", "--html", str(page))
     assert code == 1
     assert "no list or segment named Nope" in err
+
+
+def test_a_send_shared_between_two_accounts_from_the_command_line(tmp_path: Path) -> None:
+    page = tmp_path / "mail.html"
+    page.write_text("<p>Hi</p>", encoding="utf-8")
+    for n in range(8):
+        code, _out, err = postroom(tmp_path, "contacts", "add", f"c{n}@example.com", "--list", "News")
+        assert code == 0, err
+    code, _out, err = postroom(tmp_path, "smtp", "add", "Odd", "--host", "127.0.0.1", "--port", "25", "--tls", "none",
+                               "--window", "someday 09:00-17:00")
+    assert code == 1
+    assert "not a day of the week" in err
+    with ScriptedSmtpServer() as one, ScriptedSmtpServer() as three:
+        as_json(tmp_path, "smtp", "add", "One", "--host", "127.0.0.1", "--port", str(one.port), "--tls", "none")
+        as_json(tmp_path, "smtp", "add", "Three", "--host", "127.0.0.1", "--port", str(three.port), "--tls", "none",
+                "--weight", "3", "--warmup", "--window", "mon-sun 00:00-24:00 Europe/Paris")
+        listed = {a["name"]: a for a in as_json(tmp_path, "smtp", "list")}
+        assert (listed["Three"]["weight"], listed["Three"]["warmup"]) == (3, True)
+        assert listed["Three"]["send_window"]["time_zone"] == "Europe/Paris"
+        assert len(listed["Three"]["send_window"]["days"]) == 7
+        done = as_json(tmp_path, "delivery", "send", "--list", "news", "--subject", "Hi", "--html", str(page),
+                       "--account", "One", "--account", "Three")
+        assert done["counts"]["sent"] == 8
+        assert (len(one.delivered), len(three.delivered)) == (2, 6)
