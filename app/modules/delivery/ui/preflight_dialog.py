@@ -156,7 +156,7 @@ class PreflightDialog(QDialog):
         self.cancel = QPushButton("Cancel")
         self.cancel.setObjectName("PreflightCancel")
         self.cancel.clicked.connect(self.reject)
-        self.send = QPushButton("Send anyway")
+        self.send = QPushButton("Send")
         self.send.setObjectName("PreflightSend")
         self.send.clicked.connect(self.accept)
         self._layout()
@@ -224,6 +224,7 @@ class PreflightDialog(QDialog):
         self.step.setText("Starting…")
         self.accept_warnings.hide()
         self.accept_warnings.setChecked(False)
+        self.send.setText("Send")
         self._future = self._ctx.jobs.start("Checking before sending", work,
                                             summary=lambda r: f"{len(r.errors)} error(s), "
                                                               f"{len(r.warnings)} warning(s)")
@@ -232,11 +233,8 @@ class PreflightDialog(QDialog):
 
     def _poll(self) -> None:
         with self._watch.lock:
-            step, done, total = self._watch.step, self._watch.done, self._watch.total
-        self.step.setText(step)
-        if total:
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
+            step = self._watch.step
+        self.step.setText(step)  # the bar stays a busy bar: the last step (DNS, links, spam score) is the long one
         future = self._future
         if future is None or not future.done():
             return
