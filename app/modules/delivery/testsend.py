@@ -12,7 +12,7 @@ from app.modules.delivery import replies
 from app.modules.delivery.accounts import DeliveryError
 from app.modules.delivery.content import JinjaSource, RenderFailed, contact_mapping
 from app.modules.delivery.messages import SendTestMessage, TestSendResult
-from app.modules.delivery.mime import MessageError, Skeleton, ascii_address, dot_stuff
+from app.modules.delivery.mime import MessageError, Skeleton, ascii_address, dot_stuff, needs_smtputf8
 from app.modules.delivery.models import Identity
 from app.modules.delivery.smtp import AccountRefused, ConnectFailed, SmtpConnection
 
@@ -61,7 +61,8 @@ def send_test(service: Any, command: SendTestMessage) -> TestSendResult:
         message = skeleton.build(recipient_id=0, to_name=name, to_email=command.to,
                                  parts=parts.__class__(subject=f"[Test] {parts.subject}", html=parts.html,
                                                        text=parts.text))
-        recipient = ascii_address(command.to)
+        utf8 = needs_smtputf8(command.to)
+        recipient = ascii_address(command.to, utf8=utf8)
     except (ValueError, RenderFailed, MessageError) as exc:
         raise DeliveryError(f"the test message cannot be built: {exc}") from None
     envelope_from = bounce or sender["email"]
@@ -69,7 +70,8 @@ def send_test(service: Any, command: SendTestMessage) -> TestSendResult:
     async def send() -> TestSendResult:
         connection = SmtpConnection(config)
         try:
-            attempt = await connection.send(ascii_address(envelope_from), recipient, dot_stuff(message))
+            attempt = await connection.send(ascii_address(envelope_from), recipient, dot_stuff(message),
+                                            smtputf8=utf8)
         except (AccountRefused, ConnectFailed) as exc:
             return TestSendResult(ok=False, reply=str(exc))
         finally:

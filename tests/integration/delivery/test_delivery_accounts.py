@@ -250,3 +250,17 @@ def test_an_internationalised_address_goes_with_smtputf8_or_fails_alone(kernel: 
         assert log[utf8].state == "failed"
         assert "SMTPUTF8" in log[utf8].reply
         assert "does not offer it" in log[utf8].reply
+
+
+@pytest.mark.parametrize("offered", [True, False])
+def test_a_test_message_to_an_internationalised_address(kernel: Kernel, offered: bool) -> None:
+    from app.modules.delivery.messages import SendTestMessage
+
+    with ScriptedSmtpServer(smtputf8=offered) as server:
+        a = add_account(kernel, server.port)
+        result = kernel.bus.execute(SendTestMessage(to="zoë@example.com", subject="Hi", html="<p>Hi</p>",
+                                                    account_id=a))
+        assert result.ok is offered
+        assert [d.rcpt_to for d in server.delivered] == (["zoë@example.com"] if offered else [])
+    if not offered:
+        assert "SMTPUTF8" in result.reply
