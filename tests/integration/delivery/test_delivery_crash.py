@@ -13,11 +13,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from app.modules.delivery import accounts, api
 from app.modules.delivery.config import SenderSettings, WorkerConfig
 from app.modules.delivery.links import LocalLinks, load_or_create_key
-from tests.integration.delivery.conftest import MakeKernel, add_account, add_contacts, start
-from tests.integration.delivery.servers import ScriptedSmtpServer
+from app.modules.delivery.messages import AudienceSpec, MessageContent, StartRun
+from tests.integration.delivery.conftest import MakeKernel, add_account, add_contacts
+from tests.integration.delivery.servers import Script, ScriptedSmtpServer
 
 ROOT = Path(__file__).resolve().parents[3]
 CHILD = Path(__file__).with_name("sender_child.py")
@@ -25,14 +28,22 @@ IN_FLIGHT = 30
 KILLS = 4
 
 
-def test_killing_the_sender_never_sends_twice_or_skips_anyone(make_kernel: MakeKernel, tmp_path: Path) -> None:
+@pytest.mark.parametrize("two_accounts", [False, True], ids=["one-account", "two-accounts-one-failing-over"])
+def test_killing_the_sender_never_sends_twice_or_skips_anyone(make_kernel: MakeKernel, tmp_path: Path,
+                                                              two_accounts: bool) -> None:
     kernel = make_kernel({"delivery.autostart": False})
     people = [f"k{i}@example.com" for i in range(600)]
     list_id = add_contacts(kernel, people)
     rng = random.Random(7)
-    with ScriptedSmtpServer() as server:
+    with ScriptedSmtpServer() as server, ScriptedSmtpServer() as other:
         account_id = add_account(kernel, server.port, connections=3)
-        run_id = start(kernel, list_id, account_id, html="<p>Hello {{ email }}</p>")
+        accounts_used: tuple[int, ...] = (account_id,)
+        if two_accounts:  # the first starts answering "421" part-way: its recipients fail over to the other
+            accounts_used = (account_id, add_account(kernel, other.port, name="other", connections=2))
+            server.script = Script(mail=lambda n: "421 4.7.0 Too busy, closing" if n >= 200 else None)
+        run_id = int(kernel.bus.execute(StartRun(
+            audience=AudienceSpec(lists=(list_id,)), account_ids=accounts_used,
+            content=MessageContent(subject="Hi", html="<p>Hello {{ email }}</p>"))))
         with kernel.db.read() as session:
             configs = accounts.account_configs(session, kernel.secrets, lambda: None, timeout=5.0)
         config = WorkerConfig(
@@ -48,13 +59,16 @@ def test_killing_the_sender_never_sends_twice_or_skips_anyone(make_kernel: MakeK
             return subprocess.Popen([sys.executable, str(CHILD), str(config_file)], env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+        def sent() -> int:
+            return len(server.delivered) + len(other.delivered)
+
         kills = 0
         for _ in range(KILLS):
-            before = len(server.delivered)
+            before = sent()
             process = child()
             # Kill once it is sending (it needs a moment to import and start), at a random point.
             end = time.monotonic() + 20
-            while len(server.delivered) < before + 5 and time.monotonic() < end and process.poll() is None:
+            while sent() < before + 5 and time.monotonic() < end and process.poll() is None:
                 time.sleep(0.01)
             time.sleep(rng.uniform(0.0, 0.3))
             if process.poll() is None:
@@ -63,7 +77,10 @@ def test_killing_the_sender_never_sends_twice_or_skips_anyone(make_kernel: MakeK
             process.wait(10)
         last = child()
         assert last.wait(60) == 0
-        delivered = Counter(d.rcpt_to for d in server.delivered)
+        delivered = Counter(d.rcpt_to for d in [*server.delivered, *other.delivered])
+        if two_accounts:
+            assert len(server.delivered) <= 200 < len(people)
+            assert other.delivered
 
     assert kills >= 2, "the sender finished before it could be killed: make the run longer"
     log = {e.email: e for e in api.recipient_log(kernel.db, run_id, limit=10_000)}
