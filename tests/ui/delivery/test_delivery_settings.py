@@ -88,6 +88,7 @@ def test_an_account_is_added_with_its_limits_and_password_in_the_keyring(account
     qtbot.waitUntil(lambda: page.chooser.currentText().startswith("Relay — 127.0.0.1:2525"), timeout=TIMEOUT)
     assert page.password.text() == ""  # never shown again
     assert "unchanged" in page.password.placeholderText()
+    assert page.warmup_state.text() == "Warm-up day 1: at most 50 messages today, then 100 tomorrow."
 
 
 @pytest.mark.parametrize(("port", "words"), [("70000", "from 1 to 65535, not 70000"),

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import time
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
@@ -37,7 +39,7 @@ from app.modules.delivery.messages import (
     SaveIdentity,
     TestAccount,
 )
-from app.modules.delivery.throttle import DAY_NAMES
+from app.modules.delivery.throttle import DAY_NAMES, WarmupRamp
 from app.ui.background import BackgroundWork
 from app.ui.widgets import Notice, label
 
@@ -205,6 +207,7 @@ class AccountsPage(_Page):
         self.warmup = QCheckBox("Warm up a new account (a low daily cap that doubles each day)")
         self.warmup.setToolTip("The daily cap starts low (50) and doubles each day up to the limit per day, so "
                                "mailbox providers get to know the account gradually.")
+        self.warmup_state = label("", "muted")
         self.enabled = QCheckBox("Enabled")
         self.enabled.setChecked(True)
         self.window_on = QCheckBox("Only send during these hours")
@@ -252,6 +255,7 @@ class AccountsPage(_Page):
         sharing.addStretch(1)
         form.addRow("Sending:", sharing)
         form.addRow("", self.warmup)
+        form.addRow("", self.warmup_state)
         form.addRow("", self.window_on)
         days = QHBoxLayout()
         for box in self.days.values():
@@ -312,8 +316,8 @@ class AccountsPage(_Page):
         self.connections.setValue(account.connections if account else 4)
         self.weight.setValue(account.weight if account else 1)
         self.warmup.setChecked(bool(account and account.warmup))
-        if account and account.warmup and account.warmup_started_on:
-            self.warmup.setToolTip(f"Warming up since {account.warmup_started_on:%d %B %Y}")
+        self.warmup_state.setText(self._warmup_words(account))
+        self.warmup_state.setVisible(bool(self.warmup_state.text()))
         window = account.send_window if account else None
         self.window_on.setChecked(bool(window))
         days = set((window or {}).get("days") or DAY_NAMES)
@@ -328,6 +332,20 @@ class AccountsPage(_Page):
         self.name.setEnabled(not local)
         self.remove.setEnabled(account is not None and not local)
         self.test.setEnabled(True)
+
+    def _warmup_words(self, account: api.AccountInfo | None) -> str:
+        """Where a warming-up account stands today."""
+        if account is None or not account.warmup or account.warmup_started_on is None:
+            return ""
+        settings = self._ctx.settings
+        start, factor = settings.get("delivery.warmup_start", 50), settings.get("delivery.warmup_factor", 2.0)
+        ramp = WarmupRamp(account.warmup_started_on, int(start), float(factor), account.per_day)
+        now = time.time()
+        day = (dt.datetime.fromtimestamp(now, dt.UTC).date() - account.warmup_started_on).days + 1
+        cap = ramp.cap(now)
+        if cap is None or (account.per_day is not None and cap >= account.per_day):
+            return f"Warmed up (since {account.warmup_started_on:%d %b %Y}): only the limits above apply."
+        return f"Warm-up day {day}: at most {cap:,} messages today, then {ramp.cap(now + 86_400) or cap:,} tomorrow."
 
     def _tls_changed(self, _index: int) -> None:
         default = {"ssl": "465", "starttls": "587"}.get(self.tls.currentData())
