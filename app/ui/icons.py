@@ -36,6 +36,8 @@ _SHAPES: dict[str, str] = {
     "mail": '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M3.5 6.5 12 13l8.5-6.5"/>',
     "close": '<path d="M6 6l12 12M18 6 6 18"/>',
     "list": '<path d="M8 6h12M8 12h12M8 18h12"/><path d="M4 6h.5M4 12h.5M4 18h.5"/>',
+    "automations": '<rect x="3" y="3" width="8" height="5" rx="1.5"/><rect x="13" y="16" width="8" height="5" '
+                   'rx="1.5"/><path d="M7 8v4a2 2 0 0 0 2 2h8v2"/>',
 }
 
 # Names modules are likely to use, mapped to the drawings above.

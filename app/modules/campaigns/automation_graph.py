@@ -490,7 +490,8 @@ def summary(node: Node, names: Mapping[str, Mapping[Any, str]] | None = None) ->
     if node.kind == "branch":
         condition = p.get("condition")
         if condition == "engagement":
-            where = "the email of step " + str(p["step_id"]) if p.get("step_id") else "any email"
+            step = names.get("steps", {}).get(p.get("step_id")) or f"step {p.get('step_id')}"
+            where = f"“{step}”" if p.get("step_id") else "any email"
             return f"{p.get('what', 'opened')} {where} in {p.get('days', 0)} days?"
         if condition == "segment":
             return f"in segment {name('segments', p.get('segment_id'), 'segment')}?"
@@ -506,6 +507,12 @@ def summary(node: Node, names: Mapping[str, Mapping[Any, str]] | None = None) ->
     if node.kind == "exit":
         return "the contact leaves here"
     return ""
+
+
+def step_names(graph: Graph) -> dict[str, str]:
+    """Email steps by id as conditions name them: the card's title, else the subject."""
+    return {n.id: str(n.props.get("title") or n.props.get("subject") or node_title(n))
+            for n in graph.nodes if n.kind == "send_email"}
 
 
 def trigger_summary(p: Mapping[str, Any], names: Mapping[str, Mapping[Any, str]] | None = None) -> str:

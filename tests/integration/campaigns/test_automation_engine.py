@@ -3,6 +3,8 @@ email step for everyone due at once; pausing holds contacts where they are."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -177,3 +179,35 @@ def test_an_invalid_automation_cannot_be_activated(world: World) -> None:
     automation_id = save(world.kernel, g, activate=False)
     with pytest.raises(CampaignError, match="Name the tag"):
         world.kernel.bus.execute(SetAutomationState(automation_id=automation_id, state="active"))
+
+
+def test_in_the_app_the_loop_moves_contacts_by_itself_and_stops_at_teardown(tmp_path: Path) -> None:
+    world = boot(tmp_path / "data", MemoryKeyring(), services=True)
+    kernel = world.kernel
+    try:
+        _, people = add_people(kernel, 3)
+        g = Graph()
+        g.connect(g.add_node("trigger", props={"type": "tag_added", "tag": "vip"}).id,
+                  g.add_node("wait", props={"mode": "duration", "amount": 1, "unit": "hours"}, node_id="w").id)
+        g.connect("w", g.add_node("add_tag", props={"tag": "after"}, node_id="after").id)
+        automation_id = save(kernel, g)
+        for contact_id in people:
+            kernel.bus.execute(ChangeContact(contact_id=contact_id, add_tags=("vip",)))  # wakes the loop
+
+        def waiting_at(step: str) -> int:
+            found = automation_stats(kernel.db, automation_id).step(step)
+            return found.waiting if found else -1
+
+        end = time.monotonic() + 20
+        while waiting_at("after") != 3:
+            assert time.monotonic() < end, "the loop did not carry out the first steps"
+            time.sleep(0.05)
+        world.clock.advance(3600)
+        world.automations.wake()  # the app's clock moved; the loop looks again at once
+        end = time.monotonic() + 20
+        while automation_stats(kernel.db, automation_id).done != 3:
+            assert time.monotonic() < end, "the loop did not wake for the due step"
+            time.sleep(0.05)
+    finally:
+        kernel.close()
+    assert not any(t.name == "postroom-automations" for t in threading.enumerate())
