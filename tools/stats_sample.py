@@ -35,6 +35,18 @@ NAMES = ("Spring sale", "April newsletter", "New arrivals", "Customer survey", "
 LINKS = ("https://shop.example.com/sale", "https://shop.example.com/new", "https://shop.example.com/blog/spring",
          "https://shop.example.com/account", "https://instagram.com/exampleshop")
 
+EMAIL = """<html><body style="font-family:Arial,sans-serif;background:#f4f4f4">
+<table width="600" align="center" style="background:#ffffff"><tr><td style="padding:24px">
+<h1 style="color:#1c2230">{subject}</h1>
+<p>Hello {name}, our spring collection has arrived, and this week everything in the
+<a href="https://shop.example.com/sale">sale</a> is a further 20% off.</p>
+<p style="text-align:center"><a href="https://shop.example.com/new"
+ style="background:#2e63d6;color:#ffffff;padding:10px 18px;text-decoration:none">See what is new</a></p>
+<p>Read how we chose this season's fabrics on <a href="https://shop.example.com/blog/spring">our blog</a>.</p>
+<p style="color:#5f6776;font-size:12px"><a href="https://shop.example.com/account">Your account</a> ·
+<a href="https://instagram.com/exampleshop">Instagram</a></p>
+</td></tr></table></body></html>"""
+
 
 def engagement_events(rng: random.Random, run_id: int, contacts: range, sent_at: dt.datetime,
                       link_ids: list[int], open_share: float = 0.35, click_share: float = 0.3,
@@ -77,7 +89,7 @@ def fill(kernel: Any, campaigns: int = 6, recipients: int = 3000, seed: int = 7)
     from app.modules.delivery.messages import BounceReceived, RecipientFailed, RunProgress
     from app.modules.stats import store
     from app.modules.stats.aggregate import record_recipients, upsert
-    from app.modules.stats.api import register_links
+    from app.modules.stats.api import RunTracking, TrackingLinks, register_links
     from app.modules.stats.messages import IngestTracking
     from app.modules.stats.models import ReportListDay
 
@@ -112,6 +124,10 @@ def fill(kernel: Any, campaigns: int = 6, recipients: int = 3000, seed: int = 7)
             audience = range(variant_index, recipients, share)
             bus.publish(CampaignRunStarted(campaign_id=campaign_id, run_id=run_id, variant=variant, at=sent_at))
             link_map = register_links(kernel.db, run_id, LINKS)
+            tracking = RunTracking(TrackingLinks.for_kernel(kernel), kernel.db, run_id)
+            for i in audience[:3]:  # web views: the click map shows the email as sent
+                tracking.finish_html(EMAIL.format(name=f"Person {i}", subject=NAMES[index % len(NAMES)]), ids[i])
+            tracking.flush()
             hard = [i for i in audience if rng.random() < 0.012]
             soft = [i for i in audience if rng.random() < 0.006]
             complaints = [i for i in audience if rng.random() < 0.0015 * (index + 1)]

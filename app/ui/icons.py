@@ -38,6 +38,11 @@ _SHAPES: dict[str, str] = {
     "list": '<path d="M8 6h12M8 12h12M8 18h12"/><path d="M4 6h.5M4 12h.5M4 18h.5"/>',
     "automations": '<rect x="3" y="3" width="8" height="5" rx="1.5"/><rect x="13" y="16" width="8" height="5" '
                    'rx="1.5"/><path d="M7 8v4a2 2 0 0 0 2 2h8v2"/>',
+    "dashboard": '<rect x="3.5" y="3.5" width="7" height="9" rx="1"/>'
+                 '<rect x="13.5" y="3.5" width="7" height="5" rx="1"/>'
+                 '<rect x="3.5" y="15.5" width="7" height="5" rx="1"/>'
+                 '<rect x="13.5" y="11.5" width="7" height="9" rx="1"/>',
+    "report": '<path d="M6 3h8l4 4v14H6z"/><path d="M14 3v4h4"/><path d="M9 17v-3M12 17v-6M15 17v-4"/>',
 }
 
 # Names modules are likely to use, mapped to the drawings above.

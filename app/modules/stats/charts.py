@@ -254,10 +254,11 @@ def _labels(entries: Sequence[ReportEntry]) -> list[str]:
     return [e.title if len(e.title) <= 16 else e.title[:15] + "…" for e in entries]
 
 
-def engagement_trend_figure(recent: Sequence[tuple[ReportEntry, Figures]], theme: ChartTheme = LIGHT) -> Figure:
+def engagement_trend_figure(recent: Sequence[tuple[ReportEntry, Figures]], theme: ChartTheme = LIGHT,
+                            title: str = "Engagement trend (of delivered)") -> Figure:
     """Open and click rates of the latest campaigns, oldest first."""
     figure = new_figure(theme)
-    ax = style(figure.add_subplot(), theme, "Engagement trend (of delivered)")
+    ax = style(figure.add_subplot(), theme, title)
     if not recent:
         _empty(ax, theme, "No campaigns sent yet")
         return figure
@@ -272,10 +273,11 @@ def engagement_trend_figure(recent: Sequence[tuple[ReportEntry, Figures]], theme
     return figure
 
 
-def deliverability_figure(recent: Sequence[tuple[ReportEntry, Figures]], theme: ChartTheme = LIGHT) -> Figure:
+def deliverability_figure(recent: Sequence[tuple[ReportEntry, Figures]], theme: ChartTheme = LIGHT,
+                          title: str = "Deliverability health") -> Figure:
     """Bounce and complaint rates of the latest campaigns against the 0.3% complaint line Gmail and Yahoo set."""
     figure = new_figure(theme)
-    ax = style(figure.add_subplot(), theme, "Deliverability health")
+    ax = style(figure.add_subplot(), theme, title)
     if not recent:
         _empty(ax, theme, "No campaigns sent yet")
         return figure
@@ -296,10 +298,10 @@ def deliverability_figure(recent: Sequence[tuple[ReportEntry, Figures]], theme: 
     return figure
 
 
-def list_growth_figure(growth: ListGrowth, theme: ChartTheme = LIGHT) -> Figure:
+def list_growth_figure(growth: ListGrowth, theme: ChartTheme = LIGHT, title: str | None = None) -> Figure:
     """Subscriptions (up) and unsubscribes (down) per day, and the net change over the period."""
     figure = new_figure(theme)
-    ax = style(figure.add_subplot(), theme, f"List growth, last {len(growth.days)} days")
+    ax = style(figure.add_subplot(), theme, f"List growth, last {len(growth.days)} days" if title is None else title)
     if not growth.days or not (any(growth.subscribed) or any(growth.unsubscribed)):
         _empty(ax, theme, "No subscriptions or unsubscribes in this period")
         return figure

@@ -14,6 +14,18 @@ def _page(ui_context: object, service: object) -> object:
     return TrackingPage(ui_context, service)
 
 
+def _reports_page(ui_context: object, service: object) -> object:
+    from app.modules.stats.ui.reports_page import ReportsPage
+
+    return ReportsPage(ui_context, service)
+
+
+def _dashboard_page(ui_context: object, service: object) -> object:
+    from app.modules.stats.ui.dashboard_page import DashboardPage
+
+    return DashboardPage(ui_context, service)
+
+
 def _cli() -> Any:
     """The command-line code, imported only when a command line is being built (not at every start)."""
     from app.modules.stats import cli
@@ -32,6 +44,12 @@ def setup(context: ModuleContext) -> None:
     context.add_page(PageSpec(key="stats", title="Tracking", factory=lambda ui: _page(ui, service), icon="stats",
                               order=60,
                               tooltip="The tracking endpoint: opens, clicks, unsubscribes and incoming events"))
+    context.add_page(PageSpec(key="stats-dashboard", title="Dashboard", icon="dashboard", order=5,
+                              factory=lambda ui: _dashboard_page(ui, service),
+                              tooltip="Recent campaigns, list growth, engagement and deliverability at a glance"))
+    context.add_page(PageSpec(key="stats-reports", title="Reports", icon="report", order=50,
+                              factory=lambda ui: _reports_page(ui, service),
+                              tooltip="Campaign reports: opens, clicks, bounces, revenue, charts and exports"))
     context.add_cli(CliCommand("tracker", "the tracking endpoint: serve, sync, keys, tokens, status",
                                lambda parser: _cli().configure_tracker(parser, context, service)))
     context.add_cli(CliCommand("stats", "campaign reports: list, show, export (csv, parquet, sqlite, pdf), chart",
@@ -45,5 +63,5 @@ MODULE = ModuleSpec(
     requires=("contacts",),
     migrations=Path(__file__).parent / "migrations",
     description="The tracking endpoint (opens, clicks, unsubscribes, preferences, web views, incoming events), "
-                "its sync with a remote endpoint, and (later) reports.",
+                "its sync with a remote endpoint, campaign reports, charts, the dashboard and exports.",
 )

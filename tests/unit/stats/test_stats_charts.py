@@ -110,7 +110,7 @@ def test_dashboard_charts() -> None:
     trend = charts.engagement_trend_figure(recent).axes[0]
     assert list(trend.get_lines()[0].get_ydata()) == pytest.approx([A.open_rate, B.open_rate])
     health = charts.deliverability_figure(recent).axes[0]
-    bounce, complaint, limit = health.get_lines()
+    _bounce, complaint, limit = health.get_lines()
     assert list(complaint.get_ydata()) == pytest.approx([0.0, 1 / 96])
     assert list(limit.get_ydata()) == [COMPLAINT_LIMIT, COMPLAINT_LIMIT]  # the 0.3% line
     growth = ListGrowth((dt.date(2026, 3, 1), dt.date(2026, 3, 2)), (5, 3), (1, 4))
@@ -124,7 +124,8 @@ def test_empty_reports_say_so() -> None:
                    run_ids=(1,), figures=Figures())
     for figure in charts.report_figures(empty).values():
         texts = [t.get_text() for t in figure.axes[0].texts]
-        assert texts and texts[0]  # "No opens yet" and the like, never an empty frame
+        assert texts  # "No opens yet" and the like, never an empty frame
+        assert texts[0]
 
 
 def test_charts_save_as_png_and_svg(tmp_path: Path) -> None:
