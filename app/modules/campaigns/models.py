@@ -130,4 +130,5 @@ class EnrollmentStep(Base):
     run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     done_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
-    __table_args__ = (UniqueConstraint("enrollment_id", "seq"),)
+    # run_id: an open or click of an automation email finds its step (engagement conditions and counts).
+    __table_args__ = (UniqueConstraint("enrollment_id", "seq"), Index("ix_campaigns_enrollment_step_run", "run_id"))
