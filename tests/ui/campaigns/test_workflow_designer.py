@@ -21,7 +21,7 @@ from app.modules.campaigns.ui.workflow_canvas import CARD_H, CARD_W, NodeItem
 from app.ui.bridge import QtBridge
 from app.ui.context import UiContext
 from tests.conftest import MemoryKeyring
-from tests.integration.campaigns.campaign_world import add_people, boot, template
+from tests.integration.campaigns.campaign_world import add_people, boot, outbox_by_recipient, template
 from tests.ui.editor.conftest import send_drop
 
 TIMEOUT = 15_000
@@ -71,7 +71,8 @@ def select(page: AutomationsPage, node_id: str) -> None:
     item = designer.scene.nodes[node_id]
     QTest.mouseClick(designer.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      viewport_point(page, item, QPointF(CARD_W / 2, CARD_H / 2)))
-    assert designer.panel.node is not None and designer.panel.node.id == node_id
+    assert designer.panel.node is not None
+    assert designer.panel.node.id == node_id
 
 
 def test_a_three_step_automation_is_built_by_dragging_and_connecting(page: AutomationsPage, qtbot: Any,
@@ -90,7 +91,8 @@ def test_a_three_step_automation_is_built_by_dragging_and_connecting(page: Autom
     for row, kind in enumerate(("send_email", "wait", "add_tag"), start=1):
         point = QPointF(below.x(), below.y() + 130 * row)
         accepted, dropped = send_drop(designer.view.viewport(), designer.palette.tiles[kind].mime(), point)
-        assert accepted and dropped
+        assert accepted
+        assert dropped
         added.append(designer.graph.nodes[-1])
         assert added[-1].kind == kind
     assert len(designer.graph.nodes) == 4
@@ -134,7 +136,8 @@ def test_a_three_step_automation_is_built_by_dragging_and_connecting(page: Autom
     QTest.mouseRelease(designer.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                        grab + QPoint(120, 0))
     moved = designer.graph.node(tag)
-    assert moved is not None and moved.x == pytest.approx(before.x() + 120, abs=20)
+    assert moved is not None
+    assert moved.x == pytest.approx(before.x() + 120, abs=20)
 
     designer.name.setText("Welcome series")
     qtbot.mouseClick(designer.save_button, Qt.MouseButton.LeftButton)
@@ -148,6 +151,13 @@ def test_a_three_step_automation_is_built_by_dragging_and_connecting(page: Autom
             ("add_tag", "welcomed")]
     assert graph.node(send).props["template_id"] == page.choices.templates[0][0]  # type: ignore[union-attr]
     assert stored[0].trigger == {"type": "tag_added", "tag": "vip"}
+
+    # Test mode from the designer: Ann goes through at once and receives the "[Test]" email.
+    designer.run_test("ann@example.com")
+    qtbot.waitUntil(lambda: designer.notice.text.text().startswith("Test for ann@example.com"), timeout=TIMEOUT)
+    assert [s.kind for s in designer.last_test] == ["send_email", "wait", "add_tag"]
+    qtbot.waitUntil(lambda: outbox_by_recipient(kernel).get("ann@example.com") is not None, timeout=TIMEOUT)
+    assert [m.subject for m in outbox_by_recipient(kernel)["ann@example.com"]] == ["[Test] Welcome Ann"]
 
     # Back on the list, it can be activated.
     designer.back_requested.emit()

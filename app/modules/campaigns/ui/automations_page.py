@@ -120,10 +120,19 @@ class AutomationsPage(QWidget):
         buttons.addStretch(1)
         buttons.addWidget(self.activate_button)
         buttons.addWidget(self.pause_button)
-        self.empty = label("No automations yet. “New automation” opens the designer: pick what starts it (joining "
-                           "a list, a tag, a birthday, an order, a click), then drag steps from the palette and "
-                           "connect them. A drip sequence is simply emails and waits one after another.",
-                           "muted", wrap=True)
+        self.empty, empty = card("no automations")
+        empty.addWidget(label("No automations yet", object_name="CardTitle"))
+        empty.addWidget(label("An automation starts when something happens — a contact joins a list, gets a tag, "
+                              "has a birthday, places an order or clicks a link — and then sends emails, waits, "
+                              "checks conditions and updates the contact, step by step. A drip sequence is simply "
+                              "emails and waits one after another.", "muted", wrap=True))
+        starters = QHBoxLayout()
+        blank = self._button("Draw one from scratch", self.new_automation, "AutomationBlank")
+        series = self._button("Start from a welcome series", self.new_welcome_series, "AutomationStarter")
+        starters.addWidget(series)
+        starters.addWidget(blank)
+        starters.addStretch(1)
+        empty.addLayout(starters)
 
         self.detail_box, detail = card("automation")
         self.detail_title = label("", object_name="CardTitle", wrap=True)
@@ -147,6 +156,8 @@ class AutomationsPage(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.empty)
         column.addWidget(self.table, 1)
+        self.empty_space = QWidget()
+        column.addWidget(self.empty_space, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(self.detail_box)
@@ -212,6 +223,7 @@ class AutomationsPage(QWidget):
             if info.id == selected:
                 self.table.selectRow(row)
         self.empty.setVisible(not rows)
+        self.empty_space.setVisible(not rows)
         self.table.setVisible(bool(rows))
         if rows and not self.table.selectedItems():
             self.table.selectRow(0)
@@ -267,12 +279,24 @@ class AutomationsPage(QWidget):
 
     # -- actions
 
-    def new_automation(self) -> None:
+    def _free_name(self, base: str) -> str:
         taken = {info.name.casefold() for info, _ in self.rows}
-        name, n = "New automation", 2
+        name, n = base, 2
         while name.casefold() in taken:
-            name, n = f"New automation {n}", n + 1
-        self.designer.open(None, name, starter_graph().to_json())
+            name, n = f"{base} {n}", n + 1
+        return name
+
+    def new_automation(self) -> None:
+        self.designer.open(None, self._free_name("New automation"), starter_graph().to_json())
+        self.stack.setCurrentWidget(self.designer)
+
+    def new_welcome_series(self) -> None:
+        """A drip to complete: joined a list, a welcome email, two days, a second email."""
+        graph = drip([("send_email", {"subject": "Welcome, {{ contact.first_name | default('friend') }}"}),
+                      ("wait", {"amount": 2, "unit": "days"}),
+                      ("send_email", {"subject": "A few tips to get started"})],
+                     {"type": "list_joined", "list_id": None})
+        self.designer.open(None, self._free_name("Welcome series"), graph.to_json())
         self.stack.setCurrentWidget(self.designer)
 
     def open_selected(self) -> None:
