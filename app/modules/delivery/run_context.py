@@ -119,7 +119,8 @@ def load(db: Database, config: WorkerConfig, run_id: int) -> RunContext:
     except Exception as exc:
         raise RunUnavailable(f"the message cannot be prepared: {exc}") from None
     try:
-        skeleton = Skeleton(run_id=run_id, nonce=run_values["nonce"], from_name=run_values["content"].get("from_name") or ident["from_name"],
+        skeleton = Skeleton(run_id=run_id, nonce=run_values["nonce"],
+                            from_name=run_values["content"].get("from_name") or ident["from_name"],
                             from_email=ident["from_email"], reply_to=ident["reply_to"])
     except ValueError as exc:
         raise RunUnavailable(f"the sender identity is not usable: {exc}") from None
