@@ -28,17 +28,12 @@ def password_key(account_id: int) -> str:
     return f"smtp:{account_id}"
 
 
-def check_account(command: SaveAccount) -> None:
+def check_account(command: SaveAccount, *, local_outbox: bool = False) -> None:
+    """Refuse what cannot work, saying what to change (the built-in outbox keeps its own host and port)."""
     if not command.name.strip():
         raise DeliveryError("an account needs a name")
-    if not command.host.strip() or not _HOST.match(command.host.strip()):
-        raise DeliveryError(f"{command.host!r} is not a host name")
-    if not 0 < command.port < 65536:
-        raise DeliveryError(f"port {command.port} is not a port number (1-65535)")
-    if command.tls not in TLS_MODES:
-        raise DeliveryError(f"TLS must be one of {', '.join(TLS_MODES)}, not {command.tls!r}")
-    if command.tls == "none" and command.host.strip() not in LOCAL_HOSTS:
-        raise DeliveryError(f"{command.host} needs TLS (ssl or starttls): plain text is allowed only to 127.0.0.1")
+    if not local_outbox:
+        _check_server(command)
     for label, value in (("per second", command.per_second), ("per hour", command.per_hour),
                          ("per day", command.per_day)):
         if value is not None and value <= 0:
@@ -54,8 +49,21 @@ def check_account(command: SaveAccount) -> None:
             raise DeliveryError(f"the send window is not valid: {exc}") from None
 
 
+def _check_server(command: SaveAccount) -> None:
+    if not command.host.strip() or not _HOST.match(command.host.strip()):
+        raise DeliveryError(f"{command.host!r} is not a host name")
+    if not 0 < command.port < 65536:
+        raise DeliveryError(f"port {command.port} is not a port number (1-65535)")
+    if command.tls not in TLS_MODES:
+        raise DeliveryError(f"TLS must be one of {', '.join(TLS_MODES)}, not {command.tls!r}")
+    if command.tls == "none" and command.host.strip() not in LOCAL_HOSTS:
+        raise DeliveryError(f"{command.host} needs TLS (ssl or starttls): plain text is allowed only to 127.0.0.1")
+
+
 def save_account(session: Session, secrets: SecretStore, command: SaveAccount) -> int:
-    check_account(command)
+    existing = session.get(Account, command.account_id) if command.account_id is not None else None
+    local = existing is not None and existing.is_local_outbox
+    check_account(command, local_outbox=local)
     if command.password and secrets.problem() is not None:
         raise DeliveryError(f"the password cannot be stored safely: {secrets.problem()}")
     clash = session.scalar(select(Account).where(Account.name == command.name.strip()))
@@ -70,10 +78,11 @@ def save_account(session: Session, secrets: SecretStore, command: SaveAccount) -
             raise DeliveryError(f"no account with id {command.account_id}")
         account = found
     account.name = command.name.strip()
-    account.host = command.host.strip()
-    account.port = command.port
-    account.tls = command.tls
-    account.username = command.username.strip()
+    if not local:  # the built-in outbox's address is chosen when the app starts
+        account.host = command.host.strip()
+        account.port = command.port
+        account.tls = command.tls
+        account.username = command.username.strip()
     account.per_second, account.per_hour, account.per_day = command.per_second, command.per_hour, command.per_day
     account.connections = command.connections
     account.enabled = command.enabled

@@ -162,3 +162,20 @@ def test_the_preferences_dialog_lists_both_pages(qtbot, ctx: UiContext) -> None:
     for page in dialog.pages.values():
         if hasattr(page, "shutdown"):
             page.shutdown()
+
+
+def test_the_built_in_outbox_keeps_its_address_but_takes_limits_and_a_window(accounts_page: AccountsPage,
+                                                                             kernel: Kernel, qtbot) -> None:  # type: ignore[no-untyped-def]
+    page = accounts_page
+    page.chooser.setCurrentIndex(0)
+    assert page.chooser.currentText().startswith("Built-in outbox")
+    assert not page.host.isEnabled()
+    assert not page.remove.isEnabled()
+    page.per_second.setText("20")
+    page.window_on.setChecked(True)
+    page.save.click()
+    qtbot.waitUntil(lambda: api.accounts(kernel.db)[0].per_second == 20, timeout=TIMEOUT)
+    outbox = api.accounts(kernel.db)[0]
+    assert (outbox.is_local_outbox, outbox.host, outbox.port, outbox.tls) == (True, "127.0.0.1", 0, "none")
+    assert outbox.send_window is not None
+    assert outbox.send_window["start"] == "09:00"
