@@ -479,7 +479,10 @@ class AccountsPage(_Page):
         lines = [f"✓ {step}" for step in report.steps]
         if report.ok:
             lines.append("The account works.")
-            self.notice.show_text("Connection test passed: the server accepted the login.", timeout_ms=4000)
+            logged_in = any(step.startswith("logged in") for step in report.steps)
+            self.notice.show_text("Connection test passed: " + ("the server accepted the login." if logged_in
+                                                                 else "the server answered and is ready."),
+                                  timeout_ms=4000)
         else:
             lines.append(f"✗ {report.error}")
             self.notice.show_text(f"Connection test failed: {report.error}", "error")
