@@ -56,13 +56,13 @@ class StartRun(Command[int]):
     campaign_id: int | None = None
     identity_id: int | None = None
     account_id: int | None = None
+    # Several accounts, shared by their weights, each taking over when another fails or reaches its quota;
+    # empty: ``account_id`` alone (or the default account).
+    account_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
 class PauseRun(Command[bool]):
-    # Several accounts, shared by their weights, each taking over when another fails or reaches its quota;
-    # empty: ``account_id`` alone (or the default account).
-    account_ids: tuple[int, ...] = ()
     run_id: int
 
 
@@ -120,14 +120,14 @@ class SaveAccount(Command[int]):
     connections: int = 4
     enabled: bool = True
     account_id: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class RemoveAccount(Command[bool]):
     weight: int = 1  # share of a run that uses several accounts
     warmup: bool = False  # a new account: its daily cap grows day by day (delivery.warmup_start, warmup_factor)
     # When it may send: {"days": ["mon", ...], "start": "09:00", "end": "17:00", "time_zone": "Europe/Paris"}
     send_window: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveAccount(Command[bool]):
     account_id: int
 
 
