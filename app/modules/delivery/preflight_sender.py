@@ -36,7 +36,12 @@ class SenderInfo:
 
     @property
     def domain(self) -> str:
-        return self.from_email.rpartition("@")[2].strip().lower()
+        """The From domain as DNS and the DKIM key table know it (IDNA, like the sender's ``Skeleton``)."""
+        domain = self.from_email.rpartition("@")[2].strip().lower()
+        try:
+            return domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return domain
 
     @property
     def mapping(self) -> dict[str, Any]:

@@ -371,3 +371,17 @@ def test_without_spamassassin_the_score_is_unknown(make_kernel: MakeKernel) -> N
     finding = only(preflight(kernel, sender(kernel), offline=True), "spamassassin")
     assert finding.level == "unknown"
     assert "not installed" in finding.message
+
+
+def test_an_international_domain_is_looked_up_in_its_ascii_form(make_kernel: MakeKernel) -> None:
+    ascii_domain = "xn--bcher-kva.test"  # bücher.test
+    with DnsServer(txt={ascii_domain: [SPF], f"_dmarc.{ascii_domain}": [DMARC]}) as dns:
+        kernel = make_kernel(settings_for(dns))
+        key = kernel.bus.execute(CreateDkimKey(domain="bücher.test", selector="pr1"))
+        dns.txt[key.dns_name] = [key.dns_value]
+        account, _identity = sender(kernel)
+        identity = kernel.bus.execute(SaveIdentity(from_email="news@bücher.test", postal_address="1 Main St",
+                                                   dkim_selector="pr1"))
+        report = preflight(kernel, (account, int(identity)), check_links=False)
+    assert key.dns_name == f"pr1._domainkey.{ascii_domain}"
+    assert [only(report, c).level for c in ("spf", "dkim", "dmarc")] == ["ok", "ok", "ok"]
