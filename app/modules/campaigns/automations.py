@@ -1,16 +1,5 @@
-"""Automations at run time: the commands, the triggers that enrol contacts, and the engine that moves each
-contact through the steps, durably.
-
-Why nothing is repeated or skipped: an enrollment names the step it does next (``step_id``) and how many it
-has done (``step_seq``). Carrying out a step inserts ``EnrollmentStep(enrollment, step_seq + 1)`` (unique) and
-moves the enrollment on in ONE transaction, guarded by the ``step_seq`` it read. A kill before the commit
-leaves the step to do again (its effect on the contact is idempotent: a tag, a field, a list); a kill after it
-leaves the step done. An email is the one effect that must not repeat: its step row is committed first as
-"starting" (phase 1), then ``StartRun`` is executed once for every contact due at that step (phase 2), then the
-run id is recorded and the contacts move on (phase 3). After a kill between 1 and 3 the engine looks for the
-run it may have started (a run with that subject, created after the "starting" row and not claimed by any
-step) and adopts it instead of starting another.
-"""
+"""Automations at run time: the commands, the triggers that enrol contacts (with the entry rules), the loop, and
+test mode. The steps themselves are carried out by ``automation_engine`` (which explains why nothing repeats)."""
 
 from __future__ import annotations
 
@@ -21,20 +10,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.kernel.database import utcnow
 from app.kernel.locks import ExclusiveFileLock
 from app.kernel.registry import ModuleContext
 from app.modules.campaigns import automation_graph as ag
+from app.modules.campaigns.automation_engine import AutomationEngine, read_json
 from app.modules.campaigns.messages import (
     AutomationDeleted,
-    AutomationEmailStarted,
     AutomationSaved,
     AutomationsProgressed,
     CampaignError,
@@ -48,9 +36,8 @@ from app.modules.campaigns.messages import (
 )
 from app.modules.campaigns.models import Automation, Enrollment, EnrollmentStep
 from app.modules.contacts import api as contacts_api
-from app.modules.contacts.messages import ChangeContact, ContactTagged, SubscriptionChanged
+from app.modules.contacts.messages import ContactTagged, SubscriptionChanged
 from app.modules.delivery import api as delivery_api
-from app.modules.delivery.messages import AudienceSpec, MessageContent, StartRun
 from app.modules.stats.messages import EventReceived, LinkClicked, MessageOpened
 
 log = logging.getLogger("app.modules.campaigns.automations")
@@ -58,20 +45,11 @@ log = logging.getLogger("app.modules.campaigns.automations")
 BATCH = 500  # enrollments read per round
 IDLE_SECONDS = 60.0  # the loop looks again at least this often (anniversaries, missed wake-ups)
 RETRY_SECONDS = 600.0  # a send that could not start is tried again after this
+ENTER_CHUNK = 500  # contacts enrolled per transaction
 
 
 def _utc(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).replace(tzinfo=None)
-
-
-@dataclass
-class _Due:
-    enrollment_id: int
-    automation_id: int
-    contact_id: int
-    step_id: str
-    step_seq: int
-    test: bool
 
 
 class AutomationService:
@@ -87,8 +65,7 @@ class AutomationService:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._anniversary_done: dict[int, dt.date] = {}
-        # Tests only: called after each step is committed, to crash the process at a chosen point.
-        self.after_step: Callable[[int, str], None] | None = None
+        self.engine = AutomationEngine(self.db, self.bus, lambda: self.clock())  # noqa: PLW0108 - follows a swapped clock
 
     # -- wiring -------------------------------------------------------------------------------------------
 
@@ -232,7 +209,7 @@ class AutomationService:
             row = session.get(Automation, command.automation_id)
             if row is None:
                 raise CampaignError("This automation was deleted.")
-            graph, name = ag.Graph.from_json(row.graph), row.name
+            graph = ag.Graph.from_json(row.graph)
         _require_valid(graph, self.db)
         if contacts_api.contact_email(self.db, command.contact_id) is None:
             raise CampaignError("This contact no longer exists.")
@@ -240,15 +217,10 @@ class AutomationService:
                                      f"test:{command.contact_id}:{uuid.uuid4().hex}", test=True)
         assert enrollment_id is not None
         for _ in range(len(graph.nodes) * 4 + 10):  # a loop through a Wait could go on forever in test mode
-            due = self._read_due([enrollment_id])
+            due = self.engine.due([enrollment_id])
             if not due:
                 break
-            item = due[0]
-            node = graph.node(item.step_id)
-            if node is not None and node.kind == "send_email":
-                self._send_group(command.automation_id, name, node, [item])
-            else:
-                self._advance(item, graph)
+            self.engine.carry(due)
         with self.db.read() as session:
             steps = session.execute(select(EnrollmentStep).where(EnrollmentStep.enrollment_id == enrollment_id)
                                     .order_by(EnrollmentStep.seq)).scalars().all()
@@ -266,18 +238,47 @@ class AutomationService:
 
     def _enter(self, automations: Iterable[Automation], contact_ids: Iterable[int], source: str) -> int:
         entered, touched = 0, []
-        ids = list(contact_ids)
+        ids = list(dict.fromkeys(contact_ids))
         for row in automations:
             graph = ag.Graph.from_json(row.graph)
-            for contact_id in ids:
-                key = f"c{contact_id}" if row.reentry == "once" else f"c{contact_id}:{source}"
-                if self._enroll(row.id, graph, contact_id, key, reentry=row.reentry, days=row.reentry_days) is not None:
-                    entered += 1
+            for start in range(0, len(ids), ENTER_CHUNK):
+                chunk = ids[start:start + ENTER_CHUNK]
+                try:
+                    count = self._enroll_many(row, graph, chunk, source)
+                except IntegrityError:  # entered meanwhile by another writer: one by one, the key decides
+                    count = sum(self._enroll(row.id, graph, c, (f"c{c}" if row.reentry == "once" else f"c{c}:{source}"),
+                                             reentry=row.reentry, days=row.reentry_days) is not None for c in chunk)
+                entered += count
+                if count:
                     touched.append(row.id)
         if entered:
             self.bus.publish(AutomationsProgressed(automation_ids=tuple(sorted(set(touched)))))
             self.wake()
         return entered
+
+    def _enroll_many(self, row: Automation, graph: ag.Graph, contact_ids: list[int], source: str) -> int:
+        """Enrol a chunk of contacts in one transaction (a bulk tag of 100,000 contacts is 200 commits, not
+        100,000), applying the entry rule; returns how many entered."""
+        trigger = graph.trigger
+        first = graph.next_step(trigger.id) if trigger else None
+        now = self.clock()
+        keys = {c: (f"c{c}" if row.reentry == "once" else f"c{c}:{source}")[:200] for c in contact_ids}
+        with self.db.transaction() as session:
+            taken = set(session.scalars(select(Enrollment.trigger_key).where(
+                Enrollment.automation_id == row.id, Enrollment.trigger_key.in_(list(keys.values())))))
+            wanted = [c for c in contact_ids if keys[c] not in taken]
+            if row.reentry != "once" and wanted:
+                since = _utc(now) - dt.timedelta(days=row.reentry_days)
+                blocked = set(session.scalars(select(Enrollment.contact_id).where(
+                    Enrollment.automation_id == row.id, Enrollment.contact_id.in_(wanted),
+                    Enrollment.test.is_(False),
+                    (Enrollment.state == "active") | (Enrollment.entered_at > since))))
+                wanted = [c for c in wanted if c not in blocked]
+            for contact_id in wanted:
+                session.add(Enrollment(automation_id=row.id, contact_id=contact_id, trigger_key=keys[contact_id],
+                                       step_id=first or "", state="active" if first else "done", wake_at=now,
+                                       entered_at=_utc(now), finished_at=None if first else _utc(now)))
+        return len(wanted)
 
     def on_subscription(self, event: SubscriptionChanged) -> None:
         if event.status != "subscribed":
@@ -334,7 +335,7 @@ class AutomationService:
                 Enrollment, Enrollment.id == EnrollmentStep.enrollment_id).where(
                 EnrollmentStep.run_id == run_id, Enrollment.contact_id == contact_id)).all()
             for step in steps:
-                data = _json(step.result)
+                data = read_json(step.result)
                 if not data.get(key):
                     data[key] = at.replace(tzinfo=None).isoformat()
                     step.result = json.dumps(data)
@@ -395,6 +396,14 @@ class AutomationService:
 
     # -- the engine -----------------------------------------------------------------------------------------
 
+    @property
+    def after_step(self) -> Callable[[int, str], None] | None:
+        return self.engine.after_step
+
+    @after_step.setter
+    def after_step(self, hook: Callable[[int, str], None] | None) -> None:
+        self.engine.after_step = hook
+
     def run_due(self, limit: int = BATCH) -> int:
         """Carry out every step due now, round after round until nothing is due; returns how many steps."""
         if not self._round.acquire(blocking=False):
@@ -405,7 +414,7 @@ class AutomationService:
             try:
                 done = 0
                 while not self._stopping.is_set():
-                    count = self._one_round(limit)
+                    count = self.engine.round(limit)
                     done += count
                     if count == 0:
                         break
@@ -414,263 +423,6 @@ class AutomationService:
                 self._file_lock.release()
         finally:
             self._round.release()
-
-    def _one_round(self, limit: int) -> int:
-        now = self.clock()
-        with self.db.read() as session:
-            rows = session.execute(
-                select(Enrollment.id, Enrollment.automation_id, Enrollment.contact_id, Enrollment.step_id,
-                       Enrollment.step_seq, Enrollment.test)
-                .join(Automation, Automation.id == Enrollment.automation_id)
-                .where(Enrollment.state == "active", Enrollment.test.is_(False), Enrollment.wake_at <= now,
-                       Automation.state == "active")
-                .order_by(Enrollment.wake_at, Enrollment.id).limit(limit)).all()
-            automations = {a.id: (a.name, ag.Graph.from_json(a.graph)) for a in session.scalars(
-                select(Automation).where(Automation.id.in_({r[1] for r in rows})))}
-        if not rows:
-            return 0
-        done = 0
-        sends: dict[tuple[int, str], list[_Due]] = {}
-        for raw in rows:
-            item = _Due(*raw)
-            graph = automations[item.automation_id][1]
-            node = graph.node(item.step_id)
-            if node is not None and node.kind == "send_email":
-                sends.setdefault((item.automation_id, node.id), []).append(item)
-            else:
-                done += self._advance(item, graph)
-        for (automation_id, step_id), items in sends.items():
-            name, graph = automations[automation_id]
-            node = graph.node(step_id)
-            assert node is not None
-            done += self._send_group(automation_id, name, node, items)
-        if done:
-            self.bus.publish(AutomationsProgressed(automation_ids=tuple(sorted({r[1] for r in rows}))))
-        return done
-
-    def _read_due(self, enrollment_ids: list[int]) -> list[_Due]:
-        with self.db.read() as session:
-            rows = session.execute(
-                select(Enrollment.id, Enrollment.automation_id, Enrollment.contact_id, Enrollment.step_id,
-                       Enrollment.step_seq, Enrollment.test)
-                .where(Enrollment.id.in_(enrollment_ids), Enrollment.state == "active")).all()
-        return [_Due(*r) for r in rows]
-
-    def _advance(self, item: _Due, graph: ag.Graph) -> int:
-        """Carry out one enrollment's steps until it must wait, send, or ends; returns how many were done."""
-        done = 0
-        while True:
-            node = graph.node(item.step_id)
-            if node is None:  # the step was removed by an edit: the contact leaves rather than guessing
-                self._commit_step(item, item.step_id, "removed", result="the step no longer exists", wake=0.0,
-                                  state="exited")
-                return done + 1
-            if node.kind == "send_email":
-                return done
-            now = self.clock()
-            branch, result, wake, state = "", "", now, "active"
-            if node.kind == "wait":
-                wake = now if item.test else self._wake_time(node, item.contact_id, now)
-                result = f"until {_utc(wake).isoformat(timespec='seconds')}"
-            elif node.kind == "branch":
-                branch = result = "yes" if self._condition(node, item, now) else "no"
-            elif node.kind in ("add_tag", "remove_tag", "update_field", "move_list"):
-                result = self._change_contact(node, item.contact_id)
-            elif node.kind == "exit":
-                state = "exited"
-            next_id = graph.next_step(node.id, branch) if state == "active" else None
-            if not self._commit_step(item, next_id or "", node.kind, result=result, wake=wake,
-                                     state=state if next_id or state != "active" else "done", step_id=node.id):
-                return done
-            done += 1
-            if next_id is None or wake > now:
-                return done
-            item.step_id, item.step_seq = next_id, item.step_seq + 1
-
-    def _commit_step(self, item: _Due, next_id: str, kind: str, *, result: str, wake: float, state: str,
-                     step_id: str | None = None) -> bool:
-        """Record the step and move the enrollment on in one transaction; False if someone else moved it."""
-        now = _utc(self.clock())
-        try:
-            with self.db.transaction() as session:
-                moved = session.execute(update(Enrollment).where(
-                    Enrollment.id == item.enrollment_id, Enrollment.step_seq == item.step_seq,
-                    Enrollment.state == "active").values(
-                    step_id=next_id, step_seq=item.step_seq + 1, wake_at=wake, state=state,
-                    finished_at=now if state != "active" else None))
-                if not getattr(moved, "rowcount", 0):
-                    return False
-                session.add(EnrollmentStep(enrollment_id=item.enrollment_id, seq=item.step_seq + 1,
-                                           step_id=step_id or item.step_id, kind=kind, result=result[:2000],
-                                           done_at=now))
-        except IntegrityError:
-            return False
-        if self.after_step is not None:
-            self.after_step(item.enrollment_id, step_id or item.step_id)
-        return True
-
-    def _wake_time(self, node: ag.Node, contact_id: int, now: float) -> float:
-        if node.props.get("mode") == "until":
-            zone = ""
-            if not node.props.get("time_zone"):
-                email = contacts_api.contact_email(self.db, contact_id)
-                recipient = contacts_api.find_recipient(self.db, email) if email else None
-                zone = recipient.time_zone if recipient else ""
-            return ag.wait_until(node.props, now, zone)
-        return now + ag.wait_seconds(node.props)
-
-    def _condition(self, node: ag.Node, item: _Due, now: float) -> bool:
-        p = node.props
-        moment = _utc(now)
-        if p.get("condition") == "engagement":
-            days = int(p.get("days") or 0)
-            key = "clicked_at" if p.get("what") == "clicked" else "opened_at"
-            if p.get("step_id"):
-                since = moment - dt.timedelta(days=days)
-                with self.db.read() as session:
-                    results = session.scalars(select(EnrollmentStep.result).join(
-                        Enrollment, Enrollment.id == EnrollmentStep.enrollment_id).where(
-                        Enrollment.automation_id == item.automation_id, Enrollment.contact_id == item.contact_id,
-                        EnrollmentStep.step_id == p["step_id"])).all()
-                for result in results:
-                    data = _json(result)
-                    stamp = data.get(key) or (data.get("clicked_at") if key == "opened_at" else None)
-                    if stamp and dt.datetime.fromisoformat(stamp) >= since:
-                        return True
-                return False
-            op = "clicked_in_last_days" if key == "clicked_at" else "opened_in_last_days"
-            rules: dict[str, Any] | None = {"field": "engagement", "op": op, "value": days}
-        elif p.get("condition") == "segment":
-            rules = contacts_api.segment_rules(self.db, int(p.get("segment_id") or 0))
-        else:
-            rules = p.get("rules") or None
-        if not rules:
-            return False
-        try:
-            return bool(contacts_api.matching_contacts(self.db, rules, contact_ids=(item.contact_id,), now=moment))
-        except ValueError as exc:
-            log.warning("condition %s cannot be evaluated (%s): taking the no path", node.id, exc)
-            return False
-
-    def _change_contact(self, node: ag.Node, contact_id: int) -> str:
-        p = node.props
-        change: dict[str, Any] = {"contact_id": contact_id, "source": f"automation step {node.id}"}
-        if node.kind == "add_tag":
-            change["add_tags"] = (str(p.get("tag")),)
-        elif node.kind == "remove_tag":
-            change["remove_tags"] = (str(p.get("tag")),)
-        elif node.kind == "update_field":
-            change["fields"] = {str(p.get("field")): p.get("value")}
-        elif p.get("action", "add") == "add":
-            change["join_lists"] = (int(p.get("list_id") or 0),)
-        else:
-            change["leave_lists"] = (int(p.get("list_id") or 0),)
-        try:
-            return "changed" if self.bus.execute(ChangeContact(**change)) else "unchanged"
-        except ValueError as exc:  # ContactsError: e.g. a suppressed contact cannot join a list
-            return f"skipped: {exc}"
-
-    # -- sending -------------------------------------------------------------------------------------------
-
-    def _send_group(self, automation_id: int, name: str, node: ag.Node, items: list[_Due]) -> int:
-        """One StartRun for every contact due at this email step (see the module docstring)."""
-        started = utcnow()
-        fresh, pending = [], []
-        with self.db.transaction() as session:
-            for item in items:
-                step = session.scalar(select(EnrollmentStep).where(
-                    EnrollmentStep.enrollment_id == item.enrollment_id, EnrollmentStep.seq == item.step_seq + 1))
-                if step is None:
-                    session.add(EnrollmentStep(enrollment_id=item.enrollment_id, seq=item.step_seq + 1,
-                                               step_id=node.id, kind="send_email", result="starting",
-                                               done_at=started))
-                    fresh.append(item)
-                elif step.run_id is None:
-                    pending.append((item, step.done_at))
-        if self.after_step is not None and fresh:
-            self.after_step(fresh[0].enrollment_id, "send_email:starting")
-        done = 0
-        if pending:  # a round that was killed between "starting" and recording its run
-            since = min(at for _, at in pending)
-            run_id = self._find_started_run(node, since, test=pending[0][0].test)
-            done += self._start_and_record(automation_id, name, node, [i for i, _ in pending], run_id)
-        if fresh:
-            done += self._start_and_record(automation_id, name, node, fresh, None)
-        return done
-
-    def _subject(self, node: ag.Node, test: bool) -> str:
-        subject = str(node.props.get("subject") or "")
-        return f"[Test] {subject}" if test else subject
-
-    def _find_started_run(self, node: ag.Node, since: dt.datetime, *, test: bool) -> int | None:
-        subject = self._subject(node, test)
-        with self.db.read() as session:
-            claimed = set(session.scalars(select(EnrollmentStep.run_id).where(EnrollmentStep.run_id.is_not(None))))
-        for run in delivery_api.list_runs(self.db, limit=200):
-            if (run.campaign_id is None and run.subject == subject and run.created_at >= since - dt.timedelta(seconds=2)
-                    and run.id not in claimed):
-                log.info("automation step %s: adopting run %s started before a crash", node.id, run.id)
-                return run.id
-        return None
-
-    def _start_and_record(self, automation_id: int, name: str, node: ag.Node, items: list[_Due],
-                          run_id: int | None) -> int:
-        test = items[0].test
-        contact_ids = tuple(sorted({i.contact_id for i in items}))
-        if run_id is None:
-            p = node.props
-            content = MessageContent(subject=self._subject(node, test), preheader=str(p.get("preheader") or ""),
-                                     template_id=int(p["template_id"]) if p.get("template_id") else None,
-                                     campaign_name=name)
-            identity = int(p["identity_id"]) if p.get("identity_id") else None
-            try:
-                run_id = int(self.bus.execute(StartRun(audience=AudienceSpec(contacts=contact_ids), content=content,
-                                                       identity_id=identity)))
-            except Exception as exc:
-                log.warning("automation %s step %s could not start its email (%s); trying again later",
-                            automation_id, node.id, exc)
-                self._postpone(items, str(exc))
-                if test:
-                    raise CampaignError(f"The email of step “{ag.node_title(node)}” could not be sent: {exc}") from exc
-                return 0
-            if self.after_step is not None:
-                self.after_step(items[0].enrollment_id, "send_email:started")
-        done = 0
-        now = self.clock()
-        graph_next = self._next_of(automation_id, node.id)
-        with self.db.transaction() as session:
-            for item in items:
-                step = session.scalar(select(EnrollmentStep).where(
-                    EnrollmentStep.enrollment_id == item.enrollment_id, EnrollmentStep.seq == item.step_seq + 1))
-                moved = session.execute(update(Enrollment).where(
-                    Enrollment.id == item.enrollment_id, Enrollment.step_seq == item.step_seq).values(
-                    step_id=graph_next or "", step_seq=item.step_seq + 1, wake_at=now,
-                    state="active" if graph_next else "done", finished_at=None if graph_next else _utc(now)))
-                if step is not None and getattr(moved, "rowcount", 0):
-                    step.run_id, step.result = run_id, json.dumps({"run_id": run_id})
-                    done += 1
-        if self.after_step is not None:
-            self.after_step(items[0].enrollment_id, node.id)
-        if not test:
-            self.bus.publish(AutomationEmailStarted(automation_id=automation_id, run_id=run_id, step_id=node.id,
-                                                    contact_ids=contact_ids))
-        return done
-
-    def _next_of(self, automation_id: int, node_id: str) -> str | None:
-        with self.db.read() as session:
-            row = session.get(Automation, automation_id)
-            return ag.Graph.from_json(row.graph).next_step(node_id) if row is not None else None
-
-    def _postpone(self, items: list[_Due], reason: str) -> None:
-        """Nothing was started: forget the "starting" rows and try again later."""
-        with self.db.transaction() as session:
-            for item in items:
-                session.execute(delete(EnrollmentStep).where(
-                    EnrollmentStep.enrollment_id == item.enrollment_id, EnrollmentStep.seq == item.step_seq + 1,
-                    EnrollmentStep.run_id.is_(None)))
-                session.execute(update(Enrollment).where(Enrollment.id == item.enrollment_id).values(
-                    wake_at=self.clock() + (0 if item.test else RETRY_SECONDS)))
-        log.info("postponed %d contacts: %s", len(items), reason)
 
 
 def install(context: ModuleContext, clock: Callable[[], float] = time.time) -> AutomationService:
@@ -695,17 +447,9 @@ def _require_valid(graph: ag.Graph, db: Any = None) -> None:
         raise CampaignError("This automation cannot run yet: " + " ".join(p.message for p in problems[:5]))
 
 
-def _json(text: str | None) -> dict[str, Any]:
-    try:
-        data = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _result_text(kind: str, result: str) -> str:
     if kind == "send_email":
-        data = _json(result)
+        data = read_json(result)
         return f"run {data['run_id']}" if data.get("run_id") else result
     return result
 

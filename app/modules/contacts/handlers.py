@@ -12,6 +12,7 @@ from app.modules.contacts import store
 from app.modules.contacts.addresses import InvalidAddress, parse_address
 from app.modules.contacts.messages import (
     ChangeContact,
+    ChangeContacts,
     ConfirmSubscription,
     ContactsChanged,
     ContactSuppressed,
@@ -36,6 +37,7 @@ class ContactsHandlers:
         context.handle(ConfirmSubscription, self.confirm)
         context.handle(RecordActivity, self.record_activity)
         context.handle(ChangeContact, self.change_contact)
+        context.handle(ChangeContacts, self.change_contacts)
 
     @staticmethod
     def _clean(email: str) -> str:
@@ -109,30 +111,55 @@ class ContactsHandlers:
             contact = session.get(Contact, command.contact_id)
             if contact is None:
                 raise store.ContactsError(f"no contact with id {command.contact_id}")
-            tagged, untagged = _change_tags(session, contact.id, command)
-            changed = untagged
-            if command.fields:
-                values = dict(contact.fields or {})
-                for key, value in command.fields.items():
-                    if value is None:
-                        values.pop(key, None)
-                    else:
-                        values[key] = value
-                if values != (contact.fields or {}):
-                    contact.fields = values
-                    changed = True
-            lists = _change_lists(session, contact, command)
-        for list_id, status in lists:
-            self.bus.publish(SubscriptionChanged(contact_id=command.contact_id, list_id=list_id, status=status))
-        for name in tagged:
-            self.bus.publish(ContactTagged(tag=name, contact_ids=(command.contact_id,)))
-        changed = changed or bool(tagged or lists)
+            outcome = _change_one(session, contact, command, strict=True)
+        self._announce({command.contact_id: outcome})
+        return bool(outcome[0])
+
+    def change_contacts(self, command: ChangeContacts) -> tuple[int, ...]:
+        outcomes: dict[int, tuple[bool, list[str], list[tuple[int, str]]]] = {}
+        with self.db.transaction() as session:
+            contacts = session.scalars(select(Contact).where(Contact.id.in_(command.contact_ids))).all()
+            for contact in contacts:
+                outcomes[contact.id] = _change_one(session, contact, command, strict=False)
+        self._announce(outcomes)
+        return tuple(sorted(c for c, (changed, _t, _l) in outcomes.items() if changed))
+
+    def _announce(self, outcomes: dict[int, tuple[bool, list[str], list[tuple[int, str]]]]) -> None:
+        by_tag: dict[str, list[int]] = {}
+        for contact_id, (_changed, tagged, lists) in outcomes.items():
+            for list_id, status in lists:
+                self.bus.publish(SubscriptionChanged(contact_id=contact_id, list_id=list_id, status=status))
+            for name in tagged:
+                by_tag.setdefault(name, []).append(contact_id)
+        for name, ids in by_tag.items():
+            self.bus.publish(ContactTagged(tag=name, contact_ids=tuple(ids)))
+        changed = tuple(c for c, (done, _t, _l) in outcomes.items() if done)
         if changed:
-            self.bus.publish(ContactsChanged(contact_ids=(command.contact_id,)))
-        return changed
+            self.bus.publish(ContactsChanged(contact_ids=changed if len(changed) <= 1000 else ()))
 
 
-def _change_tags(session: Session, contact_id: int, command: ChangeContact) -> tuple[list[str], bool]:
+Change = ChangeContact | ChangeContacts
+
+
+def _change_one(session: Session, contact: Contact, command: Change, *,
+                strict: bool) -> tuple[bool, list[str], list[tuple[int, str]]]:
+    """One contact's tags, fields and lists: (changed, tags newly added, (list, new status) pairs)."""
+    tagged, changed = _change_tags(session, contact.id, command)
+    if command.fields:
+        values = dict(contact.fields or {})
+        for key, value in command.fields.items():
+            if value is None:
+                values.pop(key, None)
+            else:
+                values[key] = value
+        if values != (contact.fields or {}):
+            contact.fields = values
+            changed = True
+    lists = _change_lists(session, contact, command, strict=strict)
+    return changed or bool(tagged or lists), tagged, lists
+
+
+def _change_tags(session: Session, contact_id: int, command: Change) -> tuple[list[str], bool]:
     """Tags added (names that are new on the contact) and whether any tag was removed."""
     tagged: list[str] = []
     if command.add_tags:
@@ -151,10 +178,16 @@ def _change_tags(session: Session, contact_id: int, command: ChangeContact) -> t
     return tagged, removed
 
 
-def _change_lists(session: Session, contact: Contact, command: ChangeContact) -> list[tuple[int, str]]:
+def _change_lists(session: Session, contact: Contact, command: Change, *, strict: bool) -> list[tuple[int, str]]:
     changes: list[tuple[int, str]] = []
     for list_id in command.join_lists:
-        if store.subscribe(session, contact.id, list_id, "subscribed"):
+        try:
+            joined = store.subscribe(session, contact.id, list_id, "subscribed")
+        except store.ContactsError:
+            if strict:
+                raise
+            continue  # suppressed: never subscribed again, the others still are
+        if joined:
             changes.append((list_id, "subscribed"))
     for list_id in command.leave_lists:
         sub = session.get(Subscription, (contact.id, list_id))

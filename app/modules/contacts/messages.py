@@ -81,6 +81,23 @@ class ChangeContact(Command[bool]):
     source: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ChangeContacts(Command[tuple[int, ...]]):
+    """``ChangeContact`` for many contacts in one unit of work (an automation step that many reach at once).
+
+    Contacts that no longer exist, or that are suppressed when a list is to be joined, are skipped for that part
+    instead of failing the rest. Returns the ids of the contacts that changed.
+    """
+
+    contact_ids: tuple[int, ...]
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+    fields: dict[str, Any] = field(default_factory=dict)
+    join_lists: tuple[int, ...] = ()
+    leave_lists: tuple[int, ...] = ()
+    source: str = ""
+
+
 # -- events ----------------------------------------------------------------------------------------
 
 

@@ -57,7 +57,7 @@ def test_a_tag_added_by_a_bulk_action_enrols_everyone_who_did_not_have_it(world:
     from app.modules.contacts.queries import ContactFilter
 
     kernel = world.kernel
-    _, people = add_people(kernel, 4)
+    _, people = add_people(kernel, 1200)  # enrolled in chunks of 500, one transaction each
     kernel.bus.execute(ChangeContact(contact_id=people[0], add_tags=("gold",)))  # before the automation exists
     automation_id = save(kernel, tagging({"type": "tag_added", "tag": "Gold"}))
     window = ContactWindow(kernel.db, ContactFilter())
