@@ -173,8 +173,9 @@ def test_a_dns_server_that_never_answers_gives_unknown_within_the_budget(make_ke
         assert "could not be checked" in only(report, check).message
     assert report.ok
     assert dns.queries  # it was asked, and never answered
-    # Not a speed test: without the budget this takes 5 s per lookup (dnspython's default lifetime) or more.
-    assert elapsed < 4.5
+    # Not a speed test: without the budget the three lookups take 5 s each (dnspython's default lifetime), 15 s
+    # in all; the bound only tells a run that kept to its budget from one that did not, with room for a busy CI.
+    assert elapsed < 10
 
 
 def test_offline_skips_dns_and_links(make_kernel: MakeKernel) -> None:
