@@ -40,7 +40,7 @@ def contact_email(db: Database, contact_id: int) -> str | None:
 
 
 class Ingest:
-    def __init__(self, db: Database, bus: MessageBus, lock_path: str | None = None, batch_size: int = 500,
+    def __init__(self, db: Database, bus: MessageBus, lock_path: str | None = None, batch_size: int = 5000,
                  aggregator: Aggregator | None = None) -> None:
         self.db = db
         self.bus = bus
