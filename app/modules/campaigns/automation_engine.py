@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.kernel.bus import MessageBus
@@ -194,21 +194,34 @@ class AutomationEngine:
     @staticmethod
     def _write(session: Any, graph: ag.Graph, step_id: str, kind: str, *, outcomes: list[_Done],
                moment: dt.datetime) -> list[tuple[_Done, str | None]]:
-        recorded = []
+        """The group's moves and step rows as two executemany statements (the ORM costs a millisecond a row).
+        Only enrollments still at the step_seq they were read with move: the transaction holds the write lock."""
+        ids = [o.item.enrollment_id for o in outcomes]
+        current: dict[int, int] = {}
+        for start in range(0, len(ids), 900):
+            current.update(session.execute(select(Enrollment.id, Enrollment.step_seq).where(
+                Enrollment.id.in_(ids[start:start + 900]), Enrollment.state == "active")).all())
+        recorded, moves, rows = [], [], []
         for out in outcomes:
+            item = out.item
+            if current.get(item.enrollment_id) != item.step_seq:
+                continue
             next_id = graph.next_step(step_id, out.branch) if out.state == "active" else None
             state = out.state if next_id or out.state != "active" else "done"
-            moved = session.execute(update(Enrollment).where(
-                Enrollment.id == out.item.enrollment_id, Enrollment.step_seq == out.item.step_seq,
-                Enrollment.state == "active").values(
-                step_id=next_id or "", step_seq=out.item.step_seq + 1, wake_at=out.wake, state=state,
-                finished_at=moment if state != "active" else None))
-            if not getattr(moved, "rowcount", 0):
-                continue
-            session.add(EnrollmentStep(enrollment_id=out.item.enrollment_id, seq=out.item.step_seq + 1,
-                                       step_id=step_id, kind=kind, result=out.result[:2000], done_at=moment))
+            moves.append({"eid": item.enrollment_id, "old_seq": item.step_seq, "new_step": next_id or "",
+                          "new_seq": item.step_seq + 1, "new_wake": out.wake, "new_state": state,
+                          "new_finished": moment if state != "active" else None})
+            rows.append({"enrollment_id": item.enrollment_id, "seq": item.step_seq + 1, "step_id": step_id,
+                         "kind": kind, "result": out.result[:2000], "run_id": None, "done_at": moment})
             recorded.append((out, next_id))
-        session.flush()
+        if moves:
+            table = Enrollment.__table__
+            connection = session.connection()
+            connection.execute(update(table).where(table.c.id == bindparam("eid"),
+                                                   table.c.step_seq == bindparam("old_seq")).values(
+                step_id=bindparam("new_step"), step_seq=bindparam("new_seq"), wake_at=bindparam("new_wake"),
+                state=bindparam("new_state"), finished_at=bindparam("new_finished")), moves)
+            connection.execute(insert(EnrollmentStep.__table__), rows)
         return recorded
 
     def _zones(self, contact_ids: list[int]) -> dict[int, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.kernel.bus import MessageBus
@@ -23,7 +23,7 @@ from app.modules.contacts.messages import (
     SuppressAddress,
     UnsubscribeContact,
 )
-from app.modules.contacts.models import Consent, Contact, ContactTag, Subscription
+from app.modules.contacts.models import Consent, Contact, ContactTag, Subscription, Tag
 
 
 class ContactsHandlers:
@@ -111,16 +111,17 @@ class ContactsHandlers:
             contact = session.get(Contact, command.contact_id)
             if contact is None:
                 raise store.ContactsError(f"no contact with id {command.contact_id}")
-            outcome = _change_one(session, contact, command, strict=True)
-        self._announce({command.contact_id: outcome})
-        return bool(outcome[0])
+            outcomes = _change(session, [contact], command, strict=True)
+        self._announce(outcomes)
+        return bool(outcomes[command.contact_id][0])
 
     def change_contacts(self, command: ChangeContacts) -> tuple[int, ...]:
         outcomes: dict[int, tuple[bool, list[str], list[tuple[int, str]]]] = {}
+        ids = list(dict.fromkeys(command.contact_ids))
         with self.db.transaction() as session:
-            contacts = session.scalars(select(Contact).where(Contact.id.in_(command.contact_ids))).all()
-            for contact in contacts:
-                outcomes[contact.id] = _change_one(session, contact, command, strict=False)
+            for start in range(0, len(ids), 900):  # under SQLite's bound-parameter limit
+                contacts = list(session.scalars(select(Contact).where(Contact.id.in_(ids[start:start + 900]))))
+                outcomes.update(_change(session, contacts, command, strict=False))
         self._announce(outcomes)
         return tuple(sorted(c for c, (changed, _t, _l) in outcomes.items() if changed))
 
@@ -141,40 +142,49 @@ class ContactsHandlers:
 Change = ChangeContact | ChangeContacts
 
 
-def _change_one(session: Session, contact: Contact, command: Change, *,
-                strict: bool) -> tuple[bool, list[str], list[tuple[int, str]]]:
-    """One contact's tags, fields and lists: (changed, tags newly added, (list, new status) pairs)."""
-    tagged, changed = _change_tags(session, contact.id, command)
-    if command.fields:
-        values = dict(contact.fields or {})
-        for key, value in command.fields.items():
-            if value is None:
-                values.pop(key, None)
-            else:
-                values[key] = value
-        if values != (contact.fields or {}):
-            contact.fields = values
-            changed = True
-    lists = _change_lists(session, contact, command, strict=strict)
-    return changed or bool(tagged or lists), tagged, lists
+def _change(session: Session, contacts: list[Contact], command: Change, *,
+            strict: bool) -> dict[int, tuple[bool, list[str], list[tuple[int, str]]]]:
+    """Contacts' tags (in bulk), fields and lists: per contact (changed, tags newly added, (list, status) pairs)."""
+    tagged, untagged = _change_tags(session, [c.id for c in contacts], command)
+    outcomes = {}
+    for contact in contacts:
+        changed = contact.id in untagged
+        if command.fields:
+            values = dict(contact.fields or {})
+            for key, value in command.fields.items():
+                if value is None:
+                    values.pop(key, None)
+                else:
+                    values[key] = value
+            if values != (contact.fields or {}):
+                contact.fields = values
+                changed = True
+        lists = _change_lists(session, contact, command, strict=strict)
+        added = tagged.get(contact.id, [])
+        outcomes[contact.id] = (changed or bool(added or lists), added, lists)
+    return outcomes
 
 
-def _change_tags(session: Session, contact_id: int, command: Change) -> tuple[list[str], bool]:
-    """Tags added (names that are new on the contact) and whether any tag was removed."""
-    tagged: list[str] = []
-    if command.add_tags:
+def _change_tags(session: Session, contact_ids: list[int], command: Change) -> tuple[dict[int, list[str]], set[int]]:
+    """Tags newly added per contact, and the contacts that lost a tag: a few statements for the whole group."""
+    tagged: dict[int, list[str]] = {}
+    if command.add_tags and contact_ids:
         tags = store.get_or_create_tags(session, command.add_tags)
-        had = set(session.scalars(select(ContactTag.tag_id).where(
-            ContactTag.contact_id == contact_id, ContactTag.tag_id.in_([t.id for t in tags]))))
-        new = [t for t in tags if t.id not in had]
-        store.add_tags(session, [contact_id], [t.id for t in new])
-        tagged = [t.name for t in new]
-    removed = False
-    if command.remove_tags:
-        tags = store.get_or_create_tags(session, command.remove_tags)
-        gone = session.execute(delete(ContactTag).where(
-            ContactTag.contact_id == contact_id, ContactTag.tag_id.in_([t.id for t in tags])))
-        removed = bool(getattr(gone, "rowcount", 0))
+        names = {t.id: t.name for t in tags}
+        had = {(c, t) for c, t in session.execute(select(ContactTag.contact_id, ContactTag.tag_id).where(
+            ContactTag.contact_id.in_(contact_ids), ContactTag.tag_id.in_(list(names))))}
+        rows = [{"contact_id": c, "tag_id": t} for c in contact_ids for t in names if (c, t) not in had]
+        store.insert_ignoring_duplicates(session, ContactTag, rows)
+        for row in rows:
+            tagged.setdefault(row["contact_id"], []).append(names[row["tag_id"]])
+    removed: set[int] = set()
+    if command.remove_tags and contact_ids:
+        wanted = [n.strip().lower() for n in command.remove_tags if n.strip()]
+        tag_ids = list(session.scalars(select(Tag.id).where(func.lower(Tag.name).in_(wanted))))
+        if tag_ids:
+            where = (ContactTag.contact_id.in_(contact_ids), ContactTag.tag_id.in_(tag_ids))
+            removed = set(session.scalars(select(ContactTag.contact_id).where(*where)))
+            session.execute(delete(ContactTag).where(*where))
     return tagged, removed
 
 
