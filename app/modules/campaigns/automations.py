@@ -330,6 +330,9 @@ class AutomationService:
 
     def _record_engagement(self, run_id: int, contact_id: int, key: str, at: dt.datetime) -> None:
         """An automation email was opened or clicked: noted on its step, for conditions and the counts."""
+        with self.db.read() as session:  # most opens are of campaigns: look (by the run_id index) before writing
+            if session.scalar(select(EnrollmentStep.id).where(EnrollmentStep.run_id == run_id).limit(1)) is None:
+                return
         with self.db.transaction() as session:
             steps = session.scalars(select(EnrollmentStep).join(
                 Enrollment, Enrollment.id == EnrollmentStep.enrollment_id).where(
