@@ -137,7 +137,8 @@ class NodeItem(QGraphicsObject):
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CursorShape.OpenHandCursor)
-        self.setToolTip("\n".join(problems) if problems else KINDS[node.kind].help if node.kind in KINDS else "")
+        help_text = KINDS[node.kind].help if node.kind in KINDS else ""
+        self.setToolTip("\n".join([text, *problems]) if problems else f"{text}\n{help_text}".strip())
         self._hover_port: str | None = None
 
     @property
