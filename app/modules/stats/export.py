@@ -301,40 +301,47 @@ def report_csv(report: Report, path: Path) -> int:
     return len(rows)
 
 
+def cover_page(report: Report) -> Any:
+    """The PDF's first page (A4): title, what the rates are of, the figures and the most clicked links."""
+    from matplotlib.figure import Figure
+
+    cover = Figure(figsize=(8.27, 11.69), facecolor="white")  # A4 portrait
+    cover.text(0.08, 0.94, report.title, fontsize=18, fontweight="bold", color="#1c2230")
+    subtitle = " · ".join(part for part in (
+        report.subject, f"sent {report.started_at:%Y-%m-%d %H:%M} UTC" if report.started_at else "",
+        "machine traffic included" if report.include_machine else "machine traffic left out") if part)
+    cover.text(0.08, 0.915, subtitle, fontsize=9, color="#5f6776")
+    cover.text(0.08, 0.895, "Rates are of delivered messages (sent minus bounces); the bounce rate is of sent.",
+               fontsize=8, color="#5f6776")
+    ax = cover.add_axes((0.08, 0.46, 0.84, 0.42))
+    ax.axis("off")
+    rows = figure_rows(report.figures)
+    rows += [(f"Variant {v.variant}: open rate / CTR",
+              f"{v.figures.open_rate * 100:.1f}% / {v.figures.click_rate * 100:.1f}%") for v in report.variants]
+    table = ax.table(cellText=[[a, b] for a, b in rows], colLabels=["Figure", "Value"], loc="upper left",
+                     colWidths=[0.62, 0.38], cellLoc="left")
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.scale(1, 1.5)
+    if report.links:
+        cover.text(0.08, 0.43, "Most clicked links", fontsize=10, fontweight="bold", color="#1c2230")
+        link_ax = cover.add_axes((0.08, 0.05, 0.84, 0.37))
+        link_ax.axis("off")
+        link_rows = [[r.url[:70], f"{r.clicks:,}", f"{r.unique_clicks:,}"] for r in report.links[:10]]
+        links = link_ax.table(cellText=link_rows, colLabels=["Link", "Clicks", "People"], loc="upper left",
+                              colWidths=[0.7, 0.15, 0.15], cellLoc="left")
+        links.auto_set_font_size(False)
+        links.set_fontsize(8)
+    return cover
+
+
 def report_pdf(report: Report, path: Path, theme: ChartTheme = LIGHT) -> int:
     """A report as a PDF: a page with the figures and top links, then one page per chart. Returns pages."""
     from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.figure import Figure
 
     pages = 0
     with PdfPages(str(path), metadata={"Title": f"Report: {report.title}", "Creator": "Postroom"}) as pdf:
-        cover = Figure(figsize=(8.27, 11.69), facecolor="white")  # A4 portrait
-        cover.text(0.08, 0.94, report.title, fontsize=18, fontweight="bold", color="#1c2230")
-        subtitle = " · ".join(part for part in (
-            report.subject, f"sent {report.started_at:%Y-%m-%d %H:%M} UTC" if report.started_at else "",
-            "machine traffic included" if report.include_machine else "machine traffic left out") if part)
-        cover.text(0.08, 0.915, subtitle, fontsize=9, color="#5f6776")
-        cover.text(0.08, 0.895, "Rates are of delivered messages (sent minus bounces); the bounce rate is of sent.",
-                   fontsize=8, color="#5f6776")
-        ax = cover.add_axes((0.08, 0.35, 0.84, 0.53))
-        ax.axis("off")
-        rows = figure_rows(report.figures)
-        rows += [(f"Variant {v.variant}: open rate / CTR",
-                  f"{v.figures.open_rate * 100:.1f}% / {v.figures.click_rate * 100:.1f}%") for v in report.variants]
-        table = ax.table(cellText=[[a, b] for a, b in rows], colLabels=["Figure", "Value"], loc="upper left",
-                         colWidths=[0.62, 0.38], cellLoc="left")
-        table.auto_set_font_size(False)
-        table.set_fontsize(9)
-        table.scale(1, 1.5)
-        if report.links:
-            link_ax = cover.add_axes((0.08, 0.05, 0.84, 0.26))
-            link_ax.axis("off")
-            link_rows = [[r.url[:70], f"{r.clicks:,}", f"{r.unique_clicks:,}"] for r in report.links[:10]]
-            links = link_ax.table(cellText=link_rows, colLabels=["Link", "Clicks", "People"], loc="upper left",
-                                  colWidths=[0.7, 0.15, 0.15], cellLoc="left")
-            links.auto_set_font_size(False)
-            links.set_fontsize(8)
-        pdf.savefig(cover)
+        pdf.savefig(cover_page(report))
         pages += 1
         for chart in report_figures(report, theme).values():  # vector pages, one chart each
             pdf.savefig(chart, facecolor=chart.get_facecolor())

@@ -6,6 +6,7 @@ New events (``TrackingIngested``, delivery's progress and bounces) refresh the o
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from app.ui.widgets import Notice, card, label
 
 CHARTS = (("timeline", "Opens and clicks over time"), ("cumulative", "Cumulative opens and clicks"),
           ("variants", "A/B variants"), ("links", "Clicks per link"), ("clients", "Opens by client and device"),
-          ("domains", "Results by recipient domain"))
+          ("domains", "Results by recipient domain"), ("compare", "Compared with the campaigns before"))
 Tile = tuple[str, Callable[[reports.Figures], str]]
 TILES: tuple[Tile, ...] = (("Sent", lambda f: f"{f.sent:,}"), ("Delivered", lambda f: f"{f.delivered:,}"),
          ("Open rate", lambda f: f"{f.open_rate:.1%}"), ("Click-through (CTR)", lambda f: f"{f.click_rate:.1%}"),
@@ -73,6 +74,7 @@ class ReportsPage(QWidget):
         self.report: reports.Report | None = None
         self.entries: list[reports.ReportEntry] = []
         self._pending = False
+        self._caught_up = False
 
         self.notice = Notice(self)
         self.list = QListWidget()
@@ -216,9 +218,13 @@ class ReportsPage(QWidget):
         key, machine, theme_now = self.key, self.machine.isChecked(), chart_theme()
         widths = {name: view.wanted_width() for name, view in self.charts.items()}
         ratio = self.devicePixelRatioF()
-        db = self.db
+        db, first, aggregator = self.db, not self._caught_up, getattr(self.service, "aggregator", None)
+        self._caught_up = True
 
         def work() -> tuple[list[reports.ReportEntry], reports.Report | None, dict[str, RenderedChart], str]:
+            if first and aggregator is not None:
+                with contextlib.suppress(Exception):  # delivery absent: the stored figures still show
+                    aggregator.refresh_open_runs()  # sends finished while the app was closed
             entries = reports.list_reports(db)
             chosen = entries[0].key if not key and entries else key
             if not chosen:
@@ -227,8 +233,14 @@ class ReportsPage(QWidget):
                 report = reports.build_report(db, chosen, include_machine=machine)
             except reports.ReportNotFound:
                 return entries, None, {}, ""
-            rendered = {name: render(figure, widths.get(name, 640), ratio)
-                        for name, figure in charts.report_figures(report, theme_now).items()}
+            figures = charts.report_figures(report, theme_now)
+            earlier = [e.key for e in entries if e.kind == report.kind and e.key != report.key and e.runs and (
+                report.started_at is None or (e.started_at is not None and e.started_at <= report.started_at))][:3]
+            if earlier:
+                figures["compare"] = charts.comparison_figure(
+                    reports.compare(db, [report.key, *earlier], machine), theme_now,
+                    "Compared with the campaigns before (rates of delivered; bounces of sent)")
+            rendered = {name: render(figure, widths.get(name, 640), ratio) for name, figure in figures.items()}
             html = clickmap.sample_html(db, report.run_ids)
             return entries, report, rendered, clickmap.annotate(html, report, theme_now.clicks) if html else ""
 
