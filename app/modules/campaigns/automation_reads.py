@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,17 +108,27 @@ def step_result_kind(kind: str, result: str) -> str:
     return ""
 
 
-def automation_stats(db: Database, automation_id: int) -> AutomationStats:
+def automation_stats(db: Database, automation_id: int, now: float | None = None) -> AutomationStats:
     """Per step: how many contacts wait at it, and how many carried it out (with a condition's yes/no and an
-    email's opened/clicked); and the automation's totals. Test runs are left out."""
+    email's opened/clicked); and the automation's totals. Test runs are left out.
+
+    A contact in a Wait (its next step is not due before ``now``, epoch seconds) is counted at the Wait; one whose
+    next step is due, at that step."""
+    now = time.time() if now is None else now
     with db.read() as session:
         row = session.get(Automation, automation_id)
         graph = Graph.from_json(row.graph if row is not None else {})
         states = dict(session.execute(select(Enrollment.state, func.count()).where(
             Enrollment.automation_id == automation_id, Enrollment.test.is_(False)).group_by(Enrollment.state)).all())
-        waiting = dict(session.execute(select(Enrollment.step_id, func.count()).where(
-            Enrollment.automation_id == automation_id, Enrollment.state == "active",
-            Enrollment.test.is_(False)).group_by(Enrollment.step_id)).all())
+        active = (Enrollment.automation_id == automation_id, Enrollment.state == "active",
+                  Enrollment.test.is_(False))
+        waiting: dict[str, int] = dict(session.execute(select(Enrollment.step_id, func.count()).where(
+            *active, Enrollment.wake_at <= now).group_by(Enrollment.step_id)).all())
+        for step_id, count in session.execute(select(EnrollmentStep.step_id, func.count()).join(
+                Enrollment, (Enrollment.id == EnrollmentStep.enrollment_id)
+                & (EnrollmentStep.seq == Enrollment.step_seq)).where(
+                *active, Enrollment.wake_at > now).group_by(EnrollmentStep.step_id)).all():
+            waiting[step_id] = waiting.get(step_id, 0) + int(count)
         passed_rows = session.execute(
             select(EnrollmentStep.step_id, EnrollmentStep.kind, EnrollmentStep.result, EnrollmentStep.run_id)
             .join(Enrollment, Enrollment.id == EnrollmentStep.enrollment_id)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.modules.campaigns.automation_graph import KINDS, Edge, Graph, validate
-from app.modules.campaigns.messages import CampaignError, SaveAutomation, TestAutomation
+from app.modules.campaigns.messages import CampaignError, SaveAutomation, SetAutomationState, TestAutomation
 from app.modules.campaigns.ui.workflow_canvas import CARD_H, Palette, WorkflowScene, WorkflowView
 from app.modules.campaigns.ui.workflow_panel import Choices, PropertyPanel
 from app.ui import theme
@@ -142,6 +142,10 @@ class WorkflowDesigner(QWidget):
         self.save_button.setObjectName("WorkflowSave")
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self.save)
+        self.state_button = QPushButton("Activate")
+        self.state_button.setObjectName("WorkflowState")
+        self.state_button.setToolTip("Save, then let contacts enter (or pause it: contacts wait where they are)")
+        self.state_button.clicked.connect(self.toggle_state)
 
         bar = QHBoxLayout()
         bar.setSpacing(6)
@@ -157,6 +161,7 @@ class WorkflowDesigner(QWidget):
         bar.addSpacing(10)
         bar.addWidget(self.test_button)
         bar.addWidget(self.save_button)
+        bar.addWidget(self.state_button)
 
         palette_scroll = QScrollArea()
         palette_scroll.setWidgetResizable(True)
@@ -357,6 +362,8 @@ class WorkflowDesigner(QWidget):
     def _update_title(self, *_args: Any) -> None:
         state = {"draft": "Draft", "active": "Active", "paused": "Paused"}.get(self.state, self.state)
         self.state_label.setText(state + (" · unsaved changes" if self.dirty else ""))
+        self.state_button.setText("Pause" if self.state == "active" else "Save and activate" if self.dirty
+                                  or self.automation_id is None else "Activate")
 
     def _update_actions(self, *_args: Any) -> None:
         if not shiboken6.isValid(self.undo_stack) or not shiboken6.isValid(self.undo_button):
@@ -374,23 +381,42 @@ class WorkflowDesigner(QWidget):
                               automation_id=self.automation_id, reentry=str(self.entry.currentData()),
                               reentry_days=self.entry_days.value() if self.entry.currentData() == "again" else 0)
 
-    def save(self) -> None:
+    def save(self, then_state: str = "") -> None:
+        """Save (on the page's worker); ``then_state`` "active" or "paused" changes the state after the save."""
         command = self.command()
         self.save_button.setEnabled(False)
+        self.state_button.setEnabled(False)
 
-        def done(automation_id: int) -> None:
+        def work() -> tuple[int, str]:
+            automation_id = int(self._ctx.bus.execute(command))
+            if then_state:
+                self._ctx.bus.execute(SetAutomationState(automation_id=automation_id, state=then_state))
+            return automation_id, then_state or self.state
+
+        def done(result: tuple[int, str]) -> None:
             self.save_button.setEnabled(True)
-            self.automation_id = int(automation_id)
+            self.state_button.setEnabled(True)
+            self.automation_id, self.state = result
             self.undo_stack.setClean()
             self._update_title()
-            self.notice.show_text("Saved." if self.state != "active" else "Saved; the changes apply to the next step "
-                                  "each contact takes.")
+            if then_state == "active":
+                text = "Active: contacts enter as the trigger fires."
+            elif then_state == "paused":
+                text = "Paused: contacts inside wait where they are."
+            else:
+                text = "Saved." if self.state != "active" else "Saved; the changes apply to the next step each " \
+                    "contact takes."
+            self.notice.show_text(text)
             self.saved.emit(self.automation_id)
 
-        self._reads.submit(lambda: self._ctx.bus.execute(command), done, self._failed)
+        self._reads.submit(work, done, self._failed)
+
+    def toggle_state(self) -> None:
+        self.save("paused" if self.state == "active" else "active")
 
     def _failed(self, error: BaseException) -> None:
         self.save_button.setEnabled(True)
+        self.state_button.setEnabled(True)
         self.test_button.setEnabled(True)
         text = str(error) if isinstance(error, CampaignError | ValueError) else f"{type(error).__name__}: {error}"
         self.notice.show_text(text, "error")
