@@ -31,6 +31,8 @@ class MessageContent:
     template_version: int | None = None
     html: str = ""
     text: str = ""  # derived from the HTML once per run when empty
+    from_name: str = ""  # overrides the identity's From name (an A/B variant of the sender name)
+    utm: dict[str, str] = field(default_factory=dict)  # {"utm_source": "postroom", ...} added to every link
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +44,8 @@ class AudienceSpec:
     exclude_lists: tuple[int, ...] = ()
     exclude_segments: tuple[int, ...] = ()
     contacts: tuple[int, ...] = ()  # individual contact ids (automations), suppression still applies
+    time_zones: tuple[str, ...] = ()  # only contacts with these stored zones ("" = none)
+    buckets: tuple[int, ...] = ()  # (low, high): a per-mille share by contact id (A/B test groups)
 
 
 # -- runs ---------------------------------------------------------------------------------------------
