@@ -265,7 +265,8 @@ class WorkflowDesigner(QWidget):
             self.problems.addItem(item)
         self.problems.setVisible(bool(found))
         self.problems_title.setText(f"{len(found)} thing{'s' if len(found) != 1 else ''} to fix before it can be "
-                                    "activated:" if found else "✓ Ready to activate.")
+                                    "activated:" if found else "✓ Ready to activate." if self.state != "active"
+                                    else "✓ No problems.")
         node = self.graph.node(select) if select else None
         if reload_panel or (node is None) != (self.panel.node is None):
             self.panel.show_node(node, self.graph)
