@@ -597,8 +597,7 @@ class CampaignService:
             return 0  # this slot was started already
         try:
             run_id = self.bus.execute(StartRun(audience=spec, content=content, campaign_id=campaign_id,
-                                               identity_id=identity_id,
-                                               account_id=account_ids[0] if account_ids else None))
+                                               identity_id=identity_id, account_ids=account_ids))
         except Exception as exc:
             with self.db.transaction() as session:
                 found = session.get(CampaignSend, send_id)

@@ -228,3 +228,19 @@ def test_a_send_due_while_the_app_was_closed_waits_for_the_user(tmp_path: Path) 
         assert outbox_by_recipient(app) == {}
     finally:
         app.close()
+
+
+def test_a_campaign_through_two_accounts_reaches_everyone_once(world) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.delivery.conftest import add_account
+    from tests.integration.delivery.servers import ScriptedSmtpServer
+
+    people = [(f"r{i:02d}@example.com", f"R{i}", "") for i in range(40)]
+    list_id = add_people(world, people)
+    with ScriptedSmtpServer() as first, ScriptedSmtpServer() as second:
+        accounts = (add_account(world, first.port, weight=3), add_account(world, second.port, weight=1))
+        campaign_id = campaign(world, list_id, template(world), account_ids=accounts)
+        world.bus.execute(SendCampaign(campaign_id=campaign_id))
+        wait_campaign_runs(world, campaign_id)
+        got = [d.rcpt_to for d in first.delivered] + [d.rcpt_to for d in second.delivered]
+    assert sorted(got) == sorted(p[0] for p in people)  # everyone, once, across the two servers
+    assert len(first.delivered) > len(second.delivered) > 0

@@ -79,6 +79,7 @@ class Choices:
     lists: list[tuple[int, str]] = field(default_factory=list)
     segments: list[tuple[int, str]] = field(default_factory=list)
     identities: list[tuple[int, str]] = field(default_factory=list)
+    accounts: list[tuple[int, str]] = field(default_factory=list)
     merge_names: list[str] = field(default_factory=list)
 
 
@@ -94,6 +95,7 @@ def _load_choices(db: Any) -> Choices:
         segments=[(item.id, item.name) for item in contacts_api.segments(db)],
         identities=[(i.id, f"{i.from_name} <{i.from_email}>" if i.from_name else i.from_email)
                     for i in delivery_api.identities(db)],
+        accounts=[(a.id, a.name) for a in delivery_api.accounts(db) if a.enabled],
         merge_names=editor_api.merge_names(custom))
 
 
@@ -313,7 +315,12 @@ class CampaignsPage(QWidget):
         utm_row.addWidget(self.utm_source, 1)
         utm_row.addWidget(label("medium", "muted"))
         utm_row.addWidget(self.utm_medium, 1)
+        self.accounts = CheckList("CampaignAccounts")
+        self.accounts.setMaximumHeight(72)
+        self.accounts.setToolTip("Send through these SMTP accounts, shared by their weights; when one fails or "
+                                 "reaches its limit the others take over. None ticked: the default account.")
         grid.addRow("From", self.identity)
+        grid.addRow("Through", self.accounts)
         grid.addRow("", self.track_opens)
         grid.addRow("", self.track_clicks)
         grid.addRow("", self.utm)
@@ -581,7 +588,7 @@ class CampaignsPage(QWidget):
             self.results_text.setText(text)
         editable = info.editable
         for widget in (self.name, self.template, self.subject, self.preheader, self.lists, self.segments,
-                       self.exclude_lists, self.exclude_segments, self.identity, self.track_opens,
+                       self.exclude_lists, self.exclude_segments, self.identity, self.accounts, self.track_opens,
                        self.track_clicks, self.utm, self.ab, self.variants, self.save_button):
             widget.setEnabled(editable)
         self.send_button.setEnabled(editable)
@@ -597,6 +604,7 @@ class CampaignsPage(QWidget):
         self.name.setText(info.name)
         self._select(self.template, info.template_id)
         self._select(self.identity, info.identity_id)
+        self.accounts.fill(self._choices.accounts, info.account_ids)
         self.subject.setText(info.subject)
         self.preheader.setText(info.preheader)
         self.lists.fill(self._choices.lists, info.lists)
@@ -778,6 +786,7 @@ class CampaignsPage(QWidget):
         saved = self._execute(SaveCampaign(
             campaign_id=info.id, name=self.name.text(), template_id=self.template.currentData(),
             subject=self.subject.text(), preheader=self.preheader.text(), identity_id=self.identity.currentData(),
+            account_ids=self.accounts.checked(),
             audience=CampaignAudience(lists=self.lists.checked(), segments=self.segments.checked(),
                                       exclude_lists=self.exclude_lists.checked(),
                                       exclude_segments=self.exclude_segments.checked()),
