@@ -36,7 +36,7 @@ from app.modules.campaigns.messages import (
 )
 from app.modules.campaigns.models import Automation, Enrollment, EnrollmentStep
 from app.modules.contacts import api as contacts_api
-from app.modules.contacts.messages import ContactTagged, SubscriptionChanged
+from app.modules.contacts.messages import ContactsImported, ContactTagged, SubscriptionChanged
 from app.modules.delivery import api as delivery_api
 from app.modules.stats.messages import EventReceived, LinkClicked, MessageOpened
 
@@ -78,6 +78,7 @@ class AutomationService:
         context.handle(RunAutomations, lambda _command: self.run_due())
         context.subscribe(SubscriptionChanged, self.on_subscription)
         context.subscribe(ContactTagged, self.on_tagged)
+        context.subscribe(ContactsImported, self.on_imported)
         context.subscribe(EventReceived, self.on_event)
         context.subscribe(LinkClicked, self.on_click)
         context.subscribe(MessageOpened, self.on_open)
@@ -286,6 +287,19 @@ class AutomationService:
         matching = [a for a in self._active("list_joined") if a.trigger.get("list_id") == event.list_id]
         if matching:
             self._enter(matching, [event.contact_id], f"list{event.list_id}:{int(self.clock() // 60)}")
+
+    def on_imported(self, event: ContactsImported) -> None:
+        """An import into a list: the contacts it subscribed there joined the list (no per-contact events)."""
+        if event.list_id is None:
+            return
+        matching = [a for a in self._active("list_joined") if a.trigger.get("list_id") == event.list_id]
+        after = 0
+        while matching:
+            ids = contacts_api.subscribed_by_import(self.db, event.import_id, event.list_id, after_id=after)
+            if not ids:
+                break
+            self._enter(matching, ids, f"import{event.import_id}")
+            after = ids[-1]
 
     def on_tagged(self, event: ContactTagged) -> None:
         tag = event.tag.strip().casefold()

@@ -255,3 +255,24 @@ def segment_rules(db: Database, segment_id: int) -> dict[str, Any] | None:
     with db.read() as session:
         segment = session.get(Segment, segment_id)
         return dict(segment.rules) if segment is not None else None
+
+
+def subscribed_by_import(db: Database, import_id: int, list_id: int, *, after_id: int = 0,
+                         limit: int = 1000) -> list[int]:
+    """Contacts an import subscribed to ``list_id`` (a new subscription, or an unconfirmed one confirmed, while the
+    import ran), in id order after ``after_id``: who "joined the list" through it (``ContactsImported`` names only
+    the list). Subscribed already before the import, or left unsubscribed by it, are not included."""
+    from app.kernel.database import utcnow
+    from app.modules.contacts.models import ImportRun
+
+    with db.read() as session:
+        run = session.get(ImportRun, import_id)
+        if run is None:
+            return []
+        until = run.finished_at or utcnow()
+        return list(session.scalars(
+            select(Subscription.contact_id).where(
+                Subscription.list_id == list_id, Subscription.status == "subscribed",
+                Subscription.updated_at >= run.started_at, Subscription.updated_at <= until,
+                Subscription.contact_id > after_id)
+            .order_by(Subscription.contact_id).limit(limit)))

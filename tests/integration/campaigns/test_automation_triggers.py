@@ -125,3 +125,21 @@ def test_a_click_in_a_given_campaign_enrols_people_and_machines_are_ignored(worl
     kernel.bus.publish(LinkClicked(run_id=run, contact_id=people[1], link_id=1, url="https://shop.example/", at=at,
                                    event_uid="c1"))
     assert entered(world, automation_id) == [people[1]]
+
+
+def test_an_import_into_a_list_enrols_the_people_it_subscribed_there(world: World, tmp_path: Path) -> None:
+    # The contacts module's importer (its internals: this test is about what the automation sees afterwards).
+    from app.modules.contacts.import_report import ImportOptions
+    from app.modules.contacts.importer import run_import
+
+    kernel = world.kernel
+    vip, (already,) = add_people(kernel, 1, list_name="VIP", prefix="old")
+    automation_id = save(kernel, tagging({"type": "list_joined", "list_id": vip}))
+    path = tmp_path / "people.csv"
+    path.write_text("email,first_name\nold0@example.com,Old\nnew1@example.com,New\nnew2@example.com,Newer\n")
+    run_import(kernel.db, kernel.bus, path, ImportOptions(mapping={0: "email", 1: "first_name"}, list_name="VIP"))
+    joined = entered(world, automation_id)
+    assert len(joined) == 2
+    assert already not in joined
+    run_import(kernel.db, kernel.bus, path, ImportOptions(mapping={0: "email", 1: "first_name"}, list_name="VIP"))
+    assert entered(world, automation_id) == joined  # nobody joined again
