@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.modules.campaigns.automation_graph import KINDS, Edge, Graph, validate
+from app.modules.campaigns.automation_graph import KINDS, Edge, Graph, Problem, node_title, validate
 from app.modules.campaigns.messages import CampaignError, SaveAutomation, SetAutomationState, TestAutomation
 from app.modules.campaigns.ui.workflow_canvas import CARD_H, Palette, WorkflowScene, WorkflowView
 from app.modules.campaigns.ui.workflow_panel import Choices, PropertyPanel
@@ -253,7 +253,7 @@ class WorkflowDesigner(QWidget):
     def apply(self, data: dict[str, Any], select: str = "", *, reload_panel: bool = True) -> None:
         self.graph = Graph.from_json(data)
         problems: dict[str, list[str]] = {}
-        found = validate(self.graph)
+        found = validate(self.graph) + self._rule_problems()
         for problem in found:
             problems.setdefault(problem.node_id, []).append(problem.message)
         self.scene.show_graph(self.graph, problems, select)
@@ -273,6 +273,23 @@ class WorkflowDesigner(QWidget):
         elif node is not None:
             self.panel.node, self.panel.graph = node, self.graph
         self._update_actions()
+
+    def _rule_problems(self) -> list[Problem]:
+        """Conditions on fields, tags or lists in the contacts module's rule language, judged by it (a compile
+        only: no query runs for an empty set of contacts)."""
+        db = getattr(self._ctx, "db", None)
+        if db is None:
+            return []
+        from app.modules.contacts import api as contacts_api
+
+        problems = []
+        for node in self.graph.nodes:
+            if node.kind == "branch" and node.props.get("condition") == "rules" and node.props.get("rules"):
+                try:
+                    contacts_api.matching_contacts(db, node.props["rules"], contact_ids=())
+                except ValueError as exc:
+                    problems.append(Problem(f"“{node_title(node)}”: {exc}", node.id))
+        return problems
 
     def change(self, after: Graph, text: str, select: str = "", merge_key: str = "") -> None:
         self.undo_stack.push(GraphChange(self, self.graph.to_json(), after.to_json(), text, select=select,
