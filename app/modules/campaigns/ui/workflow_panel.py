@@ -31,8 +31,25 @@ from app.modules.campaigns.automation_graph import (
 
 ZONES = ("", "UTC", "Europe/London", "Europe/Paris", "Europe/Berlin", "America/New_York", "America/Chicago",
          "America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney")
-RULE_OPS = ("equals", "not_equals", "contains", "starts_with", "is_empty", "is_not_empty", "=", ">", ">=", "<",
-            "<=", "has", "has_not", "member", "not_member", "opened_in_last_days", "clicked_in_last_days")
+# The operators of the contacts module's segment rules, by what a field holds (its rule language; it judges them).
+RULE_OPS: dict[str, tuple[str, ...]] = {
+    "text": ("equals", "not_equals", "contains", "not_contains", "starts_with", "is_empty", "is_not_empty"),
+    "number": ("=", "!=", ">", ">=", "<", "<=", "is_empty", "is_not_empty"),
+    "date": ("on", "before", "after", "in_last_days", "not_in_last_days", "anniversary_today", "is_empty",
+             "is_not_empty"),
+    "boolean": ("is_true", "is_false"),
+    "choice": ("is", "is_not", "is_empty", "is_not_empty"),
+    "tag": ("has", "has_not"),
+    "list": ("member", "not_member", "subscribed", "unsubscribed", "unconfirmed"),
+    "engagement": ("opened_in_last_days", "not_opened_in_last_days", "clicked_in_last_days",
+                   "not_clicked_in_last_days", "never_opened", "never_clicked"),
+}
+OP_TEXT = {"not_equals": "is not", "equals": "is", "has": "has tag", "has_not": "does not have tag",
+           "member": "is on list", "not_member": "is not on list", "in_last_days": "in the last (days)",
+           "not_in_last_days": "not in the last (days)", "opened_in_last_days": "opened in the last (days)",
+           "not_opened_in_last_days": "did not open in the last (days)",
+           "clicked_in_last_days": "clicked in the last (days)",
+           "not_clicked_in_last_days": "did not click in the last (days)"}
 
 
 @dataclass
@@ -245,8 +262,7 @@ class PropertyPanel(QWidget):
         self.segment = _combo("BranchSegment")
         self.rule_field = _combo("RuleField", editable=True)
         self.rule_op = _combo("RuleOp")
-        for op in RULE_OPS:
-            self.rule_op.addItem(op.replace("_", " "), op)
+        self.rule_field.currentIndexChanged.connect(lambda _i: self._fill_ops(self.rule_op.currentData()))
         self.rule_value = QLineEdit()
         self.rule_value.setObjectName("RuleValue")
         form.addRow("Look at", self.condition)
@@ -261,6 +277,25 @@ class PropertyPanel(QWidget):
         self.condition.currentIndexChanged.connect(self._branch_rows_visible)
         self._watch(self.condition, self.what, self.email_step, self.days, self.segment, self.rule_field,
                     self.rule_op, self.rule_value)
+
+    def _family(self, field_key: Any) -> str:
+        key = str(field_key or "")
+        if key in ("tag", "list", "engagement"):
+            return key
+        if key.startswith("field:"):
+            types = {k: t for k, _label, t in self.choices.fields}
+            return types.get(key.removeprefix("field:"), "text")
+        return "text"
+
+    def _fill_ops(self, current: Any) -> None:
+        """The operators that apply to the chosen field (keeping the current one when it still applies)."""
+        ops = RULE_OPS.get(self._family(_value(self.rule_field)), RULE_OPS["text"])
+        self.rule_op.blockSignals(True)
+        self.rule_op.clear()
+        for op in ops:
+            self.rule_op.addItem(OP_TEXT.get(op, op.replace("_", " ")), op)
+        self.rule_op.setCurrentIndex(max(0, self.rule_op.findData(current)))
+        self.rule_op.blockSignals(False)
 
     def _branch_rows_visible(self) -> None:
         current = self.condition.currentData()
@@ -357,7 +392,7 @@ class PropertyPanel(QWidget):
                 fields += [("tag", "Tag"), ("list", "List"), ("email", "Email"), ("first_name", "First name"),
                            ("language", "Language"), ("engagement", "Engagement")]
                 _fill(self.rule_field, fields, rule.get("field"))
-                self.rule_op.setCurrentIndex(max(0, self.rule_op.findData(rule.get("op", "equals"))))
+                self._fill_ops(rule.get("op", "equals"))
                 self.rule_value.setText("" if rule.get("value") is None else str(rule.get("value")))
                 self._branch_rows_visible()
             elif node.kind in ("add_tag", "remove_tag"):
