@@ -10,7 +10,22 @@ from sqlalchemy import select
 
 from app.kernel.database import Database
 from app.modules.campaigns import scheduling
+from app.modules.campaigns.automation_reads import (
+    AutomationInfo,
+    AutomationStats,
+    StepCount,
+    automation_stats,
+    find_automation,
+    get_automation,
+    list_automations,
+)
 from app.modules.campaigns.models import Campaign, CampaignSend
+
+__all__ = [
+    "AutomationInfo", "AutomationStats", "CampaignInfo", "Results", "SendInfo", "StepCount", "automation_stats",
+    "campaign_of_run", "find_automation", "find_campaign", "get_automation", "get_campaign", "list_automations",
+    "list_campaigns", "preflight_command", "results", "upcoming",
+]
 
 
 @dataclass(frozen=True)
