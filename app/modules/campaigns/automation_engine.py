@@ -215,13 +215,13 @@ class AutomationEngine:
                          "kind": kind, "result": out.result[:2000], "run_id": None, "done_at": moment})
             recorded.append((out, next_id))
         if moves:
-            table = Enrollment.__table__
+            table: Any = Enrollment.__table__
             connection = session.connection()
             connection.execute(update(table).where(table.c.id == bindparam("eid"),
                                                    table.c.step_seq == bindparam("old_seq")).values(
                 step_id=bindparam("new_step"), step_seq=bindparam("new_seq"), wake_at=bindparam("new_wake"),
                 state=bindparam("new_state"), finished_at=bindparam("new_finished")), moves)
-            connection.execute(insert(EnrollmentStep.__table__), rows)
+            connection.execute(insert(EnrollmentStep.__table__), rows)  # type: ignore[arg-type]
         return recorded
 
     def _zones(self, contact_ids: list[int]) -> dict[int, str]:
@@ -287,7 +287,7 @@ class AutomationEngine:
             change["join_lists"] = (int(p.get("list_id") or 0),)
         else:
             change["leave_lists"] = (int(p.get("list_id") or 0),)
-        changed = set(self.bus.execute(ChangeContacts(**change)))
+        changed = set(self.bus.execute(ChangeContacts(**change)))  # type: ignore[arg-type]
         return {c: "changed" if c in changed else "unchanged" for c in contact_ids}
 
     # -- sending -------------------------------------------------------------------------------------------
@@ -353,7 +353,7 @@ class AutomationEngine:
                     Enrollment.id == item.enrollment_id, Enrollment.step_seq == item.step_seq).values(
                     step_id=next_id or "", step_seq=item.step_seq + 1, wake_at=now,
                     state="active" if next_id else "done", finished_at=None if next_id else utc(now)))
-                if step is not None and getattr(moved, "rowcount", 0):
+                if step is not None and getattr(moved, "rowcount", False):
                     step.run_id, step.result = run_id, json.dumps({"run_id": run_id})
                     done += 1
         if self.after_step is not None:

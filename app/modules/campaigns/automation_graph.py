@@ -169,7 +169,7 @@ def new_id(kind: str) -> str:
 
 
 def default_props(kind: str) -> dict[str, Any]:
-    return {
+    defaults: dict[str, dict[str, Any]] = {
         "trigger": {"type": "list_joined", "list_id": None},
         "send_email": {"template_id": None, "subject": "", "preheader": "", "identity_id": None},
         "wait": {"mode": "duration", "amount": 1, "unit": "days", "time": "09:00", "time_zone": ""},
@@ -180,7 +180,8 @@ def default_props(kind: str) -> dict[str, Any]:
         "update_field": {"field": "", "value": ""},
         "move_list": {"action": "add", "list_id": None},
         "exit": {},
-    }.get(kind, {})
+    }
+    return dict(defaults.get(kind, {}))
 
 
 def drip(steps: Iterable[tuple[str, dict[str, Any]]], trigger: dict[str, Any]) -> Graph:

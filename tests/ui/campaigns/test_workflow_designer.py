@@ -90,7 +90,7 @@ def test_a_three_step_automation_is_built_by_dragging_and_connecting(page: Autom
     added = []
     for row, kind in enumerate(("send_email", "wait", "add_tag"), start=1):
         point = QPointF(below.x(), below.y() + 130 * row)
-        accepted, dropped = send_drop(designer.view.viewport(), designer.palette.tiles[kind].mime(), point)
+        accepted, dropped = send_drop(designer.view.viewport(), designer.step_palette.tiles[kind].mime(), point)
         assert accepted
         assert dropped
         added.append(designer.graph.nodes[-1])

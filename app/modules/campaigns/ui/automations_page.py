@@ -78,9 +78,9 @@ class AutomationsPage(QWidget):
         self.loaded = False
         self.designer = WorkflowDesigner(ctx, self._reads)
         self.designer.back_requested.connect(self.show_list)
+        self._reload_soon = QTimer(self, singleShot=True, interval=250)
         self.designer.saved.connect(lambda _id: self._reload_soon.start())
         self._build()
-        self._reload_soon = QTimer(self, singleShot=True, interval=250)
         self._reload_soon.timeout.connect(self.reload)
         for event in (AutomationSaved, AutomationDeleted, AutomationsProgressed):
             ctx.bridge.subscribe(event, lambda _e: self._reload_soon.start(), owner=self)

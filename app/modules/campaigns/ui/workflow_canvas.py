@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QMimeData, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QByteArray, QMimeData, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -350,7 +350,7 @@ class WorkflowScene(QGraphicsScene):
         self.problems: dict[str, list[str]] = {}
         self.connecting: tuple[NodeItem, str] | None = None
         self._rubber: QGraphicsPathItem | None = None
-        self.on_add: Callable[[str, QPointF], None] | None = None
+        self.on_add: Callable[[str, QPointF], object] | None = None
         self.on_moves: Callable[[dict[str, tuple[float, float]]], None] | None = None
         self.on_connect: Callable[[str, str, str], None] | None = None
         self.on_delete: Callable[[list[str], list[Edge]], None] | None = None
@@ -399,7 +399,7 @@ class WorkflowScene(QGraphicsScene):
     def _selection(self) -> None:
         self.selection_changed_to.emit(self.selected_node())
 
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawBackground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         c = theme.colors()
         painter.fillRect(rect, QColor(c.alt_base))
         dots = QColor(c.border)

@@ -89,11 +89,11 @@ class WorkflowDesigner(QWidget):
         self.scene.on_connect = self.connect_steps
         self.scene.on_delete = self.delete_items
         self.view = WorkflowView(self.scene)
-        self.palette = Palette()
+        self.step_palette = Palette()
         self.panel = PropertyPanel()
         self.panel.changed.connect(self.edit_step)
         self.scene.selection_changed_to.connect(self._selected)
-        for tile in self.palette.tiles.values():
+        for tile in self.step_palette.tiles.values():
             tile.activated.connect(self.add_after_selected)
         self._build()
         self.undo_stack.cleanChanged.connect(self._update_actions)
@@ -165,7 +165,7 @@ class WorkflowDesigner(QWidget):
 
         palette_scroll = QScrollArea()
         palette_scroll.setWidgetResizable(True)
-        palette_scroll.setWidget(self.palette)
+        palette_scroll.setWidget(self.step_palette)
         palette_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         palette_scroll.setFixedWidth(196)
         panel_scroll = QScrollArea()
@@ -222,7 +222,7 @@ class WorkflowDesigner(QWidget):
         return button
 
     def _restyle(self) -> None:
-        self.palette.restyle()
+        self.step_palette.restyle()
         self.scene.update()
 
     # -- loading

@@ -179,7 +179,7 @@ class PropertyPanel(QWidget):
         self.trigger_url = QLineEdit()
         self.trigger_url.setPlaceholderText("any link (or part of its address)")
         form.addRow("Starts when", self.trigger_type)
-        self._trigger_rows = {
+        self._trigger_rows: dict[str, list[tuple[str, QWidget]]] = {
             "list_joined": [("List", self.trigger_list)],
             "tag_added": [("Tag", self.trigger_tag)],
             "anniversary": [("Date field", self.trigger_field), ("Checked daily at", self.trigger_hour),
@@ -243,8 +243,8 @@ class PropertyPanel(QWidget):
         until = self.wait_mode.currentData() == "until"
         for widget in (self.wait_amount, self.wait_unit):
             self._wait_form.setRowVisible(widget, not until)
-        for widget in (self.wait_time, self.wait_zone):
-            self._wait_form.setRowVisible(widget, until)
+        for until_widget in (self.wait_time, self.wait_zone):
+            self._wait_form.setRowVisible(until_widget, until)
 
     def _build_branch(self) -> None:
         form = self._page("branch")
@@ -302,8 +302,8 @@ class PropertyPanel(QWidget):
         for widget in (self.what, self.email_step, self.days):
             self._branch_form.setRowVisible(widget, current == "engagement")
         self._branch_form.setRowVisible(self.segment, current == "segment")
-        for widget in (self.rule_field, self.rule_op, self.rule_value):
-            self._branch_form.setRowVisible(widget, current == "rules")
+        for rule_widget in (self.rule_field, self.rule_op, self.rule_value):
+            self._branch_form.setRowVisible(rule_widget, current == "rules")
 
     def _build_simple(self) -> None:
         form = self._page("tag")
