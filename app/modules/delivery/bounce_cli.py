@@ -27,7 +27,7 @@ MAX_FILE = 20_000_000
 
 def _report_text(report: BounceReport) -> str:
     if not report.entries:
-        label = "not a bounce" if report.kind == "autoreply" else "unreadable"
+        label = "unreadable" if report.kind in ("unreadable", "unsubscribe") else "not a bounce"
         return f"{label}: {report.note}"
     lines = []
     for e in report.entries:

@@ -250,6 +250,8 @@ def describe(report: FetchReport) -> str:
     """One sentence about a read, for the command line and the settings page."""
     text = (f"Read {report.fetched} message(s): {report.bounces} bounce(s), {report.complaints} complaint(s), "
             f"{report.ignored} not a bounce, {report.quarantined} quarantined")
+    if report.unsubscribes:
+        text += f", {report.unsubscribes} unsubscribe request(s)"
     if report.duplicates:
         text += f", {report.duplicates} counted before"
     if report.suppressed:
@@ -281,8 +283,8 @@ def fetch(cfg: MailboxConfig, handle: Callable[[bytes], Handled], *,
     a problem is in ``FetchReport.error`` with what was done until then."""
     from imapclient.exceptions import IMAPClientError
 
-    counts = {"fetched": 0, "bounces": 0, "complaints": 0, "ignored": 0, "quarantined": 0, "duplicates": 0,
-              "suppressed": 0, "left": 0}
+    counts = {"fetched": 0, "bounces": 0, "complaints": 0, "unsubscribes": 0, "ignored": 0, "quarantined": 0,
+              "duplicates": 0, "suppressed": 0, "left": 0}
     try:
         client = connect(cfg)
     except MailboxError as exc:
@@ -330,6 +332,9 @@ def _count(counts: dict[str, int], handled: Handled) -> None:
         counts["quarantined"] += 1
         return
     new = handled.counted
+    if handled.kind == "unsubscribe":
+        counts["unsubscribes" if new else "duplicates"] += 1
+        return
     if not handled.entries or not any(e.kind in ("hard", "soft", "sender", "complaint") for e in handled.entries):
         counts["ignored"] += 1
         return

@@ -8,6 +8,7 @@ sender made it), else by the Message-ID of the message it quotes, else by the re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -47,7 +48,7 @@ class EntryResult:
     """One recipient of one report, as understood and (when processed) acted on."""
 
     email: str
-    kind: str  # hard, soft, sender, complaint, ignored
+    kind: str  # hard, soft, sender, complaint, ignored, unsubscribe
     status: str
     action: str
     diagnostic: str
@@ -64,7 +65,7 @@ class EntryResult:
 class Handled:
     """One message of the bounce mailbox: what it is, what happened, and which folder it belongs in."""
 
-    kind: str  # dsn, feedback, autoreply, unreadable
+    kind: str  # dsn, feedback, autoreply, unsubscribe, unreadable
     disposition: str  # processed | quarantine
     entries: tuple[EntryResult, ...] = ()
     note: str = ""
@@ -120,6 +121,13 @@ class BounceProcessor:
     def examine(self, raw: bytes) -> tuple[bounces.ParsedReport, list[tuple[bounces.ReportEntry, Match]]]:
         """Parse and match, changing nothing (``postroom bounces parse``)."""
         report = bounces.parse(raw)
+        if report.kind == bounces.UNSUBSCRIBE_REQUEST:
+            found = self.unsubscriber(report)
+            if found is None:
+                return report, []
+            email = contacts_api.contact_email(self.db, found[1]) or ""
+            return report, [(bounces.ReportEntry(recipient=email, kind=bounces.UNSUBSCRIBE),
+                             Match(email=email, matched_by="verp", run_id=found[0], contact_id=found[1]))]
         sent = self.match_sent(report) if report.entries else None
         pairs: list[tuple[bounces.ReportEntry, Match]] = []
         failing = [e for e in report.entries if e.kind in bounces.BOUNCE_KINDS]
@@ -138,6 +146,8 @@ class BounceProcessor:
         report, pairs = self.examine(raw)
         if report.kind == bounces.UNREADABLE:
             return Handled(kind=report.kind, disposition=QUARANTINE, note=report.note, report_key=report.report_key)
+        if report.kind == bounces.UNSUBSCRIBE_REQUEST:
+            return self._unsubscribe(report, pairs)
         results: list[EntryResult] = []
         unattributed = 0
         for entry, match in pairs:
@@ -155,6 +165,43 @@ class BounceProcessor:
                            report_key=report.report_key)
         return Handled(kind=report.kind, disposition=PROCESSED, entries=tuple(results), note=report.note,
                        report_key=report.report_key)
+
+    def unsubscriber(self, report: bounces.ParsedReport) -> tuple[int, int] | None:
+        """(run id, contact id) of a mailto unsubscribe request whose check code is ours."""
+        sources = list(self.link_sources())
+        for address in report.envelope_addresses:
+            for source in sources:
+                found = links.parse_unsubscribe_address(address, source)
+                if found is not None:
+                    return found
+        return None
+
+    def _unsubscribe(self, report: bounces.ParsedReport,
+                     pairs: list[tuple[bounces.ReportEntry, Match]]) -> Handled:
+        """RFC 2369 mailto: the person asked by email; the check code in the address says whom it is about."""
+        if not pairs:
+            return Handled(kind=report.kind, disposition=QUARANTINE, report_key=report.report_key,
+                           note="sent to an unsubscribe address whose check code is not ours")
+        entry, match = pairs[0]
+        email, run_id, contact_id = match.email, match.run_id, match.contact_id
+        if not email:  # the contact was erased meanwhile: nobody left to unsubscribe
+            return Handled(kind=report.kind, disposition=PROCESSED, entries=(_result(entry, match),),
+                           note=report.note, report_key=report.report_key)
+        key = email.lower()
+        with self.db.read() as session:
+            seen = session.scalar(select(Bounce.id).where(Bounce.report_key == report.report_key,
+                                                          Bounce.email == key))
+        if seen is not None:
+            return Handled(kind=report.kind, disposition=PROCESSED, entries=(_result(entry, match),),
+                           note=report.note, report_key=report.report_key)
+        self.bus.execute(UnsubscribeContact(email=email, list_id=None, everywhere=True,
+                                            source="List-Unsubscribe email"))
+        with contextlib.suppress(IntegrityError), self.db.transaction() as session:
+            session.add(Bounce(report_key=report.report_key, email=key, kind=bounces.UNSUBSCRIBE,
+                               matched_by="verp", run_id=run_id, contact_id=contact_id,
+                               reported_at=report.at or utcnow()))
+        return Handled(kind=report.kind, disposition=PROCESSED, entries=(_result(entry, match, new=True),),
+                       note=report.note, report_key=report.report_key)
 
     def _act(self, report: bounces.ParsedReport, entry: bounces.ReportEntry, match: Match) -> EntryResult:
         email = match.email.strip()

@@ -98,6 +98,8 @@ class BounceService:
             return BounceReport(kind=handled.kind, note=handled.note,
                                 entries=tuple(_info(e, counted=e.new) for e in handled.entries))
         report, pairs = self.processor.examine(command.raw)
+        if report.kind == "unsubscribe" and not pairs:
+            return BounceReport(kind="unreadable", note="sent to an unsubscribe address whose check code is not ours")
         entries = tuple(_info(EntryResult(email=match.email or entry.recipient, kind=entry.kind,
                                           status=entry.status, action=entry.action, diagnostic=entry.diagnostic,
                                           match=match)) for entry, match in pairs)
@@ -138,13 +140,13 @@ class BounceService:
             interval = self._interval()
             if interval is None:
                 return  # switched off: saving the mailbox again starts a new poller
+            self._wake.clear()  # before the read: a save or a teardown during it is not missed
             try:
                 self.fetch(check=self._check)
             except _Stopping:
                 return
             except Exception:
                 log.exception("reading the bounce mailbox failed; trying again at the next interval")
-            self._wake.clear()
             self._wake.wait(interval)  # saved settings (or teardown) wake it early
 
     def _check(self) -> None:

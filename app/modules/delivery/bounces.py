@@ -26,13 +26,16 @@ SOFT = "soft"  # temporary or mailbox-specific (full, too big): suppress after N
 SENDER = "sender"  # a refusal about us (policy, reputation, authentication): suppress nobody
 COMPLAINT = "complaint"  # the person marked the message as spam: unsubscribe and suppress
 IGNORED = "ignored"  # not a bounce: delayed, delivered, an auto-reply, a feedback report that is no complaint
+UNSUBSCRIBE = "unsubscribe"  # a message to the List-Unsubscribe mailto address (RFC 2369): not a bounce either
 BOUNCE_KINDS = (HARD, SOFT, SENDER, COMPLAINT)
-LABELS = {HARD: "hard", SOFT: "soft", SENDER: "sender-side", COMPLAINT: "complaint", IGNORED: "not a bounce"}
+LABELS = {HARD: "hard", SOFT: "soft", SENDER: "sender-side", COMPLAINT: "complaint", IGNORED: "not a bounce",
+          UNSUBSCRIBE: "unsubscribe request"}
 
 # What the whole message is.
 DSN = "dsn"
 FEEDBACK = "feedback"
 AUTOREPLY = "autoreply"
+UNSUBSCRIBE_REQUEST = "unsubscribe"  # sent to unsubscribe+<run>-<contact>-<check>@ (its check is verified later)
 UNREADABLE = "unreadable"  # neither a report nor an auto-reply: goes to the quarantine folder for a person
 
 _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
@@ -45,6 +48,7 @@ _AUTOREPLY_SUBJECT = re.compile(
 # "auth-failure" (RFC 6591, a report about our authentication) are not.
 COMPLAINT_TYPES = {"abuse", "fraud", "virus", "other"}
 # Headers of the report itself, and of the original message, that may carry our VERP envelope sender.
+_UNSUBSCRIBE_ADDRESS = re.compile(r"^unsubscribe\+\d+-\d+-[a-z2-7]{8}@", re.IGNORECASE)
 _ENVELOPE_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "X-Failed-Recipients")
 _ORIGINAL_SENDER_HEADERS = ("Return-Path", "Sender", "Errors-To")
 _PART_TYPES_ORIGINAL = ("message/rfc822", "message/global", "text/rfc822-headers", "message/global-headers")
@@ -68,7 +72,7 @@ class ReportEntry:
 
 @dataclass(frozen=True)
 class ParsedReport:
-    kind: str  # dsn, feedback, autoreply, unreadable
+    kind: str  # dsn, feedback, autoreply, unsubscribe, unreadable
     report_key: str  # sha256 of the report's Message-ID (or of its bytes when it has none): one per report
     entries: tuple[ReportEntry, ...] = ()
     note: str = ""  # why it was ignored or cannot be read
@@ -288,6 +292,10 @@ def _parse(message: Message, key: str) -> ParsedReport:
     why = _is_autoreply(message, subject)
     if why:
         return replace(base, kind=AUTOREPLY, note=why, envelope_addresses=tuple(envelope))
+    requests = [a for a in _addresses(_header_values(message, _ENVELOPE_HEADERS)) if _UNSUBSCRIBE_ADDRESS.match(a)]
+    if requests:
+        return replace(base, kind=UNSUBSCRIBE_REQUEST, envelope_addresses=tuple(requests),
+                       note="a request to unsubscribe, sent to the List-Unsubscribe address")
     if not message.keys() or (message.defects and not message.get("From")):
         return replace(base, note="not an email")
     return replace(base, note="neither a delivery report, a complaint report nor an automatic reply",

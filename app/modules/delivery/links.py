@@ -108,6 +108,20 @@ def parse_return_path(address: str, links: LinkSource) -> tuple[int, int] | None
     return run_id, recipient_id
 
 
+_UNSUBSCRIBE = re.compile(r"^unsubscribe\+(\d+)-(\d+)-([a-z2-7]{8})@", re.IGNORECASE)
+
+
+def parse_unsubscribe_address(address: str, links: LinkSource) -> tuple[int, int] | None:
+    """The (run id, contact id) a mailto unsubscribe address stands for, or None when it is not ours or forged."""
+    match = _UNSUBSCRIBE.match(address.strip().strip("<>"))
+    if match is None:
+        return None
+    run_id, contact_id = int(match[1]), int(match[2])
+    if not links.code_matches(match[3], "unsubscribe", run_id, contact_id):
+        return None
+    return run_id, contact_id
+
+
 def load_or_create_key(secret_store: Any, data_dir: Path) -> bytes:
     """The fallback's key: from the keyring when one is usable, else a private file in the data folder."""
     try:

@@ -308,6 +308,7 @@ class FetchReport:
     fetched: int = 0  # messages read
     bounces: int = 0  # hard, soft and sender-side bounces counted
     complaints: int = 0
+    unsubscribes: int = 0  # messages to the List-Unsubscribe mailto address, acted on
     ignored: int = 0  # auto-replies, delayed notices and other reports that are not bounces
     quarantined: int = 0  # moved to the quarantine folder for a person to read
     duplicates: int = 0  # reports counted before
@@ -324,8 +325,8 @@ class FetchBounces(Command[FetchReport]):
 @dataclass(frozen=True, kw_only=True)
 class BounceEntryInfo:
     email: str
-    kind: str  # hard, soft, sender, complaint, ignored
-    label: str  # hard, soft, sender-side, complaint, not a bounce
+    kind: str  # hard, soft, sender, complaint, ignored, unsubscribe
+    label: str  # hard, soft, sender-side, complaint, not a bounce, unsubscribe request
     status: str = ""  # enhanced status code, or the feedback type of a complaint
     action: str = ""  # failed, delayed, ...
     diagnostic: str = ""
@@ -338,7 +339,7 @@ class BounceEntryInfo:
 
 @dataclass(frozen=True, kw_only=True)
 class BounceReport:
-    kind: str  # dsn, feedback, autoreply, unreadable
+    kind: str  # dsn, feedback, autoreply, unsubscribe, unreadable
     entries: tuple[BounceEntryInfo, ...] = ()
     note: str = ""
 

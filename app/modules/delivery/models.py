@@ -174,7 +174,7 @@ class Bounce(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     report_key: Mapped[str] = mapped_column(String(64))
     email: Mapped[str] = mapped_column(String(320))  # lower case: soft bounces are counted per address
-    kind: Mapped[str] = mapped_column(String(10))  # hard, soft, sender, complaint
+    kind: Mapped[str] = mapped_column(String(12))  # hard, soft, sender, complaint, unsubscribe (mailto)
     status: Mapped[str] = mapped_column(String(32), default="", server_default="")  # 5.1.1, or the feedback type
     action: Mapped[str] = mapped_column(String(16), default="", server_default="")
     diagnostic: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -4,6 +4,7 @@ the right contacts are suppressed, every message is filed, nothing is deleted, n
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -355,3 +356,45 @@ def test_the_app_reads_the_mailbox_by_itself_and_stops_at_teardown(make_kernel: 
     assert any(t.name == "postroom-bounces" for t in threading.enumerate())
     kernel.close()  # the poller stops with the app (the no-dangling-threads check would fail otherwise)
     assert not any(t.name == "postroom-bounces" and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_ten_megabyte_report_is_read_from_its_beginning(make_kernel: MakeKernel, imap: ImapServer,
+                                                         mailbox: Mailbox) -> None:
+    kernel = make_kernel()
+    verp, message_id = send(kernel, ["ann@example.com"])["ann@example.com"]
+    raw = dsn("ann@example.com", "5.1.1", "550 5.1.1 unknown", to=verp, original_message_id=message_id)
+    end = raw.rindex(b"--RAA14128")
+    huge = raw[:end] + (b"x" * 998 + b"\r\n") * 10_000 + raw[end:]  # the original quoted whole: 10 MB
+    assert len(huge) > 10_000_000
+    use_mailbox(kernel, imap)
+    mailbox.append(huge)
+    assert fetch(kernel) == FetchReport(fetched=1, bounces=1, suppressed=1)
+    assert suppression(kernel, "ann@example.com") == "hard_bounce"
+    assert len(mailbox.ids(PROCESSED)) == 1
+
+
+def test_an_email_to_the_list_unsubscribe_address_unsubscribes(make_kernel: MakeKernel, imap: ImapServer,
+                                                               mailbox: Mailbox) -> None:
+    kernel = make_kernel()
+    send(kernel, ["ann@example.com"])
+    detail = api.get_outbox_message(kernel.db, api.list_outbox(kernel.db, limit=1)[0].id)
+    assert detail is not None
+    mailto = re.search(r"<mailto:([^?>]+)", dict(detail.headers)["List-Unsubscribe"])
+    assert mailto is not None
+    address = mailto[1]
+    assert address.startswith("unsubscribe+")
+    use_mailbox(kernel, imap)
+
+    def request(to: str, message_id: str) -> bytes:
+        return (f"From: Ann <ann@example.com>\r\nTo: {to}\r\nSubject: unsubscribe\r\nMessage-ID: {message_id}\r\n"
+                "Date: Thu, 7 Jul 2026 18:00:00 +0200\r\n\r\nunsubscribe\r\n").encode()
+
+    forged = re.sub(r"-[a-z2-7]{8}@", "-aaaaaaaa@", address)
+    mailbox.append(request(address, "<u1@example.com>"), request(forged, "<u2@example.com>"))
+    assert fetch(kernel) == FetchReport(fetched=2, unsubscribes=1, quarantined=1)
+    assert suppression(kernel, "ann@example.com") == "unsubscribed"
+    assert mailbox.ids(QUARANTINE) == ["<u2@example.com>"]
+    mailbox.append(request(address, "<u1@example.com>"))
+    assert fetch(kernel) == FetchReport(fetched=1, duplicates=1)
+    parsed = kernel.bus.execute(ParseBounce(raw=request(address, "<u3@example.com>")))
+    assert [(e.email, e.label) for e in parsed.entries] == [("ann@example.com", "unsubscribe request")]

@@ -12,7 +12,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('report_key', sa.String(length=64), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
-    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('kind', sa.String(length=12), nullable=False),
     sa.Column('status', sa.String(length=32), server_default='', nullable=False),
     sa.Column('action', sa.String(length=16), server_default='', nullable=False),
     sa.Column('diagnostic', sa.Text(), server_default='', nullable=False),
