@@ -84,7 +84,11 @@ def _users() -> tuple[str, str, str]:
 
     login = "dovenull" if exists("dovenull") else "nobody"
     internal = "dovecot" if exists("dovecot") else "nobody"
-    return login, internal, grp.getgrgid(0).gr_name
+    try:
+        group = grp.getgrnam(internal).gr_name
+    except KeyError:
+        group = grp.getgrgid(pwd.getpwnam(internal).pw_gid).gr_name
+    return login, internal, group
 
 
 def _mail_owner() -> tuple[int, int]:
@@ -97,7 +101,7 @@ def _mail_owner() -> tuple[int, int]:
 
 def _config(folder: Path, mail: Path, port: int, tls_port: int, cert: Path, key: Path, *, move: bool,
             uidplus: bool) -> str:
-    login, internal, _group = _users()
+    login, internal, group = _users()
     uid, gid = _mail_owner()
     capabilities = ""
     if not move:
@@ -118,6 +122,7 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login}
 default_internal_user = {internal}
+default_internal_group = {group}
 first_valid_uid = {uid}
 last_valid_uid = {uid}
 first_valid_gid = 0
