@@ -9,6 +9,7 @@ sender made it), else by the Message-ID of the message it quotes, else by the re
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from app.modules.delivery.models import Bounce, Recipient, Run
 log = logging.getLogger(__name__)
 
 DEFAULT_SOFT_LIMIT = 3
+MAX_ADDRESS = 320  # RFC 5321's longest path; longer is no address we sent to
 PROCESSED = "processed"
 QUARANTINE = "quarantine"
 _MESSAGE_ID = re.compile(r"^<?(\d+)\.(\d+)\.([0-9a-f]+)@[^>]+>?$", re.IGNORECASE)
@@ -154,7 +156,7 @@ class BounceProcessor:
             if entry.kind not in bounces.BOUNCE_KINDS:
                 results.append(_result(entry, match))
                 continue
-            if "@" not in match.email:
+            if "@" not in match.email or len(match.email) > MAX_ADDRESS:  # nobody we could have mailed
                 unattributed += 1
                 results.append(_result(entry, match))
                 continue
@@ -233,7 +235,7 @@ class BounceProcessor:
         if suppress_reason:
             newly = bool(self.bus.execute(SuppressAddress(email=email, reason=suppress_reason, detail=detail)))
         at = report.at or utcnow()
-        uid = f"{report.report_key[:32]}:{key}"
+        uid = hashlib.sha256(f"{report.report_key}:{key}".encode()).hexdigest()[:40]  # per report and address
         if entry.kind != bounces.SENDER:
             self.bus.execute(RecordActivity(items=(ActivityItem(
                 kind="complained" if entry.kind == bounces.COMPLAINT else "bounced",

@@ -52,3 +52,10 @@ def test_reports_on_postgresql(pg_kernel: Kernel) -> None:
     with kernel.db.read() as session:
         assert session.scalar(select(func.count()).select_from(Bounce)) == 5
         assert session.scalar(select(Bounce.matched_by).where(Bounce.email == "ann@example.com")) == "address"
+
+    # A hostile report naming an address longer than any we could have mailed acts on nothing.
+    giant = "x" * 400 + "@example.com"
+    report = kernel.bus.execute(ParseBounce(raw=dsn(giant, "5.1.1", "550 5.1.1 unknown", report_id="<g@mx>"),
+                                            apply=True))
+    assert [(e.kind, e.counted) for e in report.entries] == [("hard", False)]
+    assert not contacts_api.is_suppressed(kernel.db, giant)
