@@ -210,7 +210,8 @@ class ReportRecipient(Base):
     last_click_h: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     unsubscribed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
-    __table_args__ = (Index("ix_stats_recipient_contact_click", "contact_id", "last_click_h"),)
+    __table_args__ = (Index("ix_stats_recipient_contact_click", "contact_id", "last_click_h"),
+                      {"sqlite_with_rowid": False})
 
 
 class ReportHour(Base):
@@ -225,6 +226,9 @@ class ReportHour(Base):
     clicks_h: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     clicks_m: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
+    __table_args__ = ({"sqlite_with_rowid": False},)  # upserted by key only: one B-tree, not two
+
+
 
 class ReportLink(Base):
     """Clicks per registered link of a run."""
@@ -237,6 +241,9 @@ class ReportLink(Base):
     clicks_h: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     clicks_m: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
+    __table_args__ = ({"sqlite_with_rowid": False},)  # upserted by key only: one B-tree, not two
+
+
 
 class ReportLinkPerson(Base):
     """Who clicked a link (for unique clicks per link); ``human`` is 1 once a person (not a machine) clicked."""
@@ -247,6 +254,9 @@ class ReportLinkPerson(Base):
     link_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     human: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = ({"sqlite_with_rowid": False},)  # upserted by key only: one B-tree, not two
+
 
 
 class ReportClient(Base):
@@ -259,6 +269,9 @@ class ReportClient(Base):
     device: Mapped[str] = mapped_column(String(20), primary_key=True)
     opens_h: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     opens_m: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = ({"sqlite_with_rowid": False},)  # upserted by key only: one B-tree, not two
+
 
 
 class ReportBounce(Base):

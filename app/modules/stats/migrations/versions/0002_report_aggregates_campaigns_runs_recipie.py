@@ -37,7 +37,8 @@ def upgrade() -> None:
     sa.Column('device', sa.String(length=20), nullable=False),
     sa.Column('opens_h', sa.Integer(), server_default='0', nullable=False),
     sa.Column('opens_m', sa.Integer(), server_default='0', nullable=False),
-    sa.PrimaryKeyConstraint('run_id', 'client', 'device', name=op.f('pk_stats_client'))
+    sa.PrimaryKeyConstraint('run_id', 'client', 'device', name=op.f('pk_stats_client')),
+    sqlite_with_rowid=False,  # upserted by key only: one B-tree, not two
     )
     op.create_table('stats_conversion',
     sa.Column('uid', sa.String(length=64), nullable=False),
@@ -62,7 +63,8 @@ def upgrade() -> None:
     sa.Column('opens_m', sa.Integer(), server_default='0', nullable=False),
     sa.Column('clicks_h', sa.Integer(), server_default='0', nullable=False),
     sa.Column('clicks_m', sa.Integer(), server_default='0', nullable=False),
-    sa.PrimaryKeyConstraint('run_id', 'hour', name=op.f('pk_stats_hour'))
+    sa.PrimaryKeyConstraint('run_id', 'hour', name=op.f('pk_stats_hour')),
+    sqlite_with_rowid=False,  # upserted by key only: one B-tree, not two
     )
     op.create_table('stats_link_clicks',
     sa.Column('run_id', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -70,14 +72,16 @@ def upgrade() -> None:
     sa.Column('url', sa.Text(), server_default='', nullable=False),
     sa.Column('clicks_h', sa.Integer(), server_default='0', nullable=False),
     sa.Column('clicks_m', sa.Integer(), server_default='0', nullable=False),
-    sa.PrimaryKeyConstraint('run_id', 'link_id', name=op.f('pk_stats_link_clicks'))
+    sa.PrimaryKeyConstraint('run_id', 'link_id', name=op.f('pk_stats_link_clicks')),
+    sqlite_with_rowid=False,  # upserted by key only: one B-tree, not two
     )
     op.create_table('stats_link_person',
     sa.Column('run_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('link_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('contact_id', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('human', sa.Integer(), server_default='0', nullable=False),
-    sa.PrimaryKeyConstraint('run_id', 'link_id', 'contact_id', name=op.f('pk_stats_link_person'))
+    sa.PrimaryKeyConstraint('run_id', 'link_id', 'contact_id', name=op.f('pk_stats_link_person')),
+    sqlite_with_rowid=False,  # upserted by key only: one B-tree, not two
     )
     op.create_table('stats_list_day',
     sa.Column('day', sa.Date(), nullable=False),
@@ -100,7 +104,8 @@ def upgrade() -> None:
     sa.Column('first_click_any', sa.DateTime(), nullable=True),
     sa.Column('last_click_h', sa.DateTime(), nullable=True),
     sa.Column('unsubscribed_at', sa.DateTime(), nullable=True),
-    sa.PrimaryKeyConstraint('run_id', 'contact_id', name=op.f('pk_stats_recipient'))
+    sa.PrimaryKeyConstraint('run_id', 'contact_id', name=op.f('pk_stats_recipient')),
+    sqlite_with_rowid=False,  # upserted by key only: one B-tree, not two
     )
     with op.batch_alter_table('stats_recipient', schema=None) as batch_op:
         batch_op.create_index('ix_stats_recipient_contact_click', ['contact_id', 'last_click_h'], unique=False)
