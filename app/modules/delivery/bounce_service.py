@@ -3,9 +3,11 @@ minutes in the running app (its own thread; one read at a time per data folder).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from app.kernel.events import SettingChanged
@@ -26,8 +28,20 @@ from app.modules.delivery.messages import (
 )
 
 log = logging.getLogger(__name__)
+_WATCHER: contextvars.ContextVar[Any] = contextvars.ContextVar("bounce_fetch_job", default=None)
 SOFT_LIMIT_KEY = "delivery.bounces.soft_limit"
 FIRST_READ_KEY = "delivery.bounces.first_read_seconds"  # after the app starts
+
+
+@contextlib.contextmanager
+def watched(handle: Any) -> Iterator[None]:
+    """Within this block, a ``FetchBounces`` on this thread reports its progress to the job ``handle`` and stops
+    between chunks of messages when it is cancelled (``handle.check()`` raises)."""
+    token = _WATCHER.set(handle)
+    try:
+        yield
+    finally:
+        _WATCHER.reset(token)
 
 
 class BounceService:
@@ -74,6 +88,10 @@ class BounceService:
 
     def fetch(self, _command: FetchBounces | None = None, *, check: Callable[[], None] | None = None,
               progress: Callable[[int, int], None] | None = None) -> FetchReport:
+        job = _WATCHER.get()
+        if job is not None:  # a job in the window follows it and may stop it between chunks
+            check = check or job.check
+            progress = progress or (lambda done, total: job.report(done, total, f"{done} of {total} messages"))
         try:
             cfg = bounce_mailbox.config(self.context.settings, self.context.secrets)
         except bounce_mailbox.MailboxError as exc:

@@ -398,3 +398,35 @@ def test_an_email_to_the_list_unsubscribe_address_unsubscribes(make_kernel: Make
     assert fetch(kernel) == FetchReport(fetched=1, duplicates=1)
     parsed = kernel.bus.execute(ParseBounce(raw=request(address, "<u3@example.com>")))
     assert [(e.email, e.label) for e in parsed.entries] == [("ann@example.com", "unsubscribe request")]
+
+
+def test_a_read_in_a_job_reports_progress_and_stops_between_chunks(make_kernel: MakeKernel, imap: ImapServer,
+                                                                   mailbox: Mailbox) -> None:
+    from app.kernel.events import JobProgressed
+    from app.kernel.jobs import JobCancelled, JobHandle
+    from app.modules.delivery.bounce_service import watched
+
+    kernel = make_kernel()
+    use_mailbox(kernel, imap)
+    mailbox.append(*(dsn(f"p{n}@example.com", "5.1.1", "550 5.1.1 unknown", report_id=f"<c{n}@mx>")
+                     for n in range(30)))
+    progress: list[tuple[int, int | None]] = []
+
+    class PressCancel(JobHandle):
+        """The user presses Cancel (from the window's thread) once the first chunk is reported."""
+
+        def report(self, done: int, total: int | None = None, text: str = "", *, force: bool = False) -> None:
+            super().report(done, total, text, force=force)
+            progress.append((done, total))
+            self.cancel()
+
+    handle = PressCancel(1, "Read the bounce mailbox", kernel.bus)
+    reported: list[JobProgressed] = []
+    kernel.bus.subscribe(JobProgressed, reported.append)
+    with watched(handle), pytest.raises(JobCancelled):
+        kernel.bus.execute(FetchBounces())
+    assert progress == [(25, 30)]
+    assert [(e.done, e.total, e.text) for e in reported] == [(25, 30, "25 of 30 messages")]  # status bar
+    assert len(mailbox.ids(PROCESSED)) == 25  # the first chunk was acted on and filed
+    assert len(mailbox.ids("INBOX")) == 5  # the rest waits, unseen
+    assert fetch(kernel) == FetchReport(fetched=5, bounces=5, suppressed=5)

@@ -21,7 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.kernel.jobs import JobCancelled
 from app.modules.delivery import bounce_mailbox
+from app.modules.delivery.bounce_service import watched
 from app.modules.delivery.messages import (
     BounceMailboxInfo,
     ConnectionReport,
@@ -184,7 +186,7 @@ class BounceMailboxPage(QWidget):
 
     # -- test and fetch, as jobs
 
-    def _start(self, what: str, title: str, work: Any) -> None:
+    def _start(self, what: str, title: str, work: Any, *, cancellable: bool = False) -> None:
         if self.running is not None:
             return
         try:
@@ -195,14 +197,18 @@ class BounceMailboxPage(QWidget):
         self.test_button.setEnabled(False)
         self.fetch_button.setEnabled(False)
         self._say("Connecting…" if what == "test" else "Reading the bounce mailbox…", ok=True)
-        self.running = self.ctx.jobs.start(title, lambda _handle: work(), cancellable=False)
+        self.running = self.ctx.jobs.start(title, work, cancellable=cancellable)
         self._watcher.watch(self.running, what)
 
     def test_connection(self) -> None:
-        self._start("test", "Test the bounce mailbox", lambda: self.ctx.bus.execute(TestBounceMailbox()))
+        self._start("test", "Test the bounce mailbox", lambda _handle: self.ctx.bus.execute(TestBounceMailbox()))
 
     def fetch_now(self) -> None:
-        self._start("fetch", "Read the bounce mailbox", lambda: self.ctx.bus.execute(FetchBounces()))
+        def work(handle: Any) -> FetchReport:
+            with watched(handle):  # progress in the status bar, and its Cancel stops between chunks
+                return self.ctx.bus.execute(FetchBounces())  # type: ignore[no-any-return]
+
+        self._start("fetch", "Read the bounce mailbox", work, cancellable=True)
 
     @Slot(object, object)
     def _finished(self, what: str, future: Future[Any]) -> None:
@@ -210,6 +216,10 @@ class BounceMailboxPage(QWidget):
         self.test_button.setEnabled(True)
         self.fetch_button.setEnabled(True)
         error = future.exception()
+        if isinstance(error, JobCancelled):
+            self._say("Stopped. The messages read until then were acted on and filed; the rest wait for the next "
+                      "read.", ok=True)
+            return
         if error is not None:
             self._say(f"Failed: {error}", ok=False)
             return
