@@ -3,16 +3,23 @@ attribution inside and outside the window, and re-ingest or a repeated bounce ch
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from app.kernel.boot import Kernel
+from app.kernel.boot import Kernel, start_kernel
+from app.kernel.paths import AppPaths
 from app.modules.campaigns.messages import AutomationEmailStarted, CampaignRunStarted
+from app.modules.contacts.module import MODULE as CONTACTS
 from app.modules.delivery.messages import BounceReceived, RecipientFailed, RunProgress
 from app.modules.stats import reports, store
 from app.modules.stats.api import register_links
 from app.modules.stats.messages import IngestTracking
+from app.modules.stats.module import MODULE as STATS
+from tests.conftest import MemoryKeyring
 from tests.integration.stats.conftest import add_contacts
-from tests.integration.stats.report_events import T0, event, hours, order, store_events
+from tests.integration.stats.report_events import T0, event, hours, order, seed_campaign, store_events
 
 
 def test_people_only_figures_are_the_hand_computed_ones(kernel: Kernel, campaign: dict[str, int]) -> None:
@@ -113,3 +120,28 @@ def test_a_send_without_campaign_has_its_own_report(kernel: Kernel) -> None:
     assert reports.build_report(kernel.db, "r21").figures.unique_opens == 1
     with pytest.raises(reports.ReportNotFound):
         reports.resolve(kernel.db, "no such campaign")
+
+
+def test_the_same_figures_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    """Team mode: the aggregates' upserts, hour buckets and attribution give the same report on PostgreSQL."""
+    paths = AppPaths.inside(tmp_path / "pg")
+    paths.ensure()
+    paths.settings_file.write_text(json.dumps({"stats.tracker_port": 0}))
+    kernel = start_kernel(paths, database_url=postgres_url, modules=[CONTACTS, STATS],
+                          secrets_backend=MemoryKeyring(), log_to_file=False)
+    try:
+        seed_campaign(kernel)
+        report = reports.build_report(kernel.db, "c7")
+        f = report.figures
+        assert (f.sent, f.delivered, f.unique_opens, f.total_opens, f.unique_clicks, f.total_clicks) == (
+            21, 19, 2, 3, 1, 3)
+        assert (f.unsubscribes, f.complaints, f.conversions, f.revenue) == (1, 1, 1, 50.0)
+        assert report.timeline.opens[:4] == (0, 2, 0, 1)
+        top = report.links[0]
+        assert (top.url, top.clicks, top.unique_clicks) == ("https://shop.example.com/a", 2, 1)
+        with kernel.db.transaction() as session:
+            store.move_cursor(session, "ingest", 0)
+        kernel.bus.execute(IngestTracking())
+        assert reports.build_report(kernel.db, "c7").figures == f
+    finally:
+        kernel.close()
