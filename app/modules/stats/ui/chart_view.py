@@ -28,20 +28,20 @@ class RenderedChart:
 
 
 def render(figure: Any, width_px: int, ratio: float = 1.0) -> RenderedChart:
-    """Draw ``figure`` at ``width_px`` logical pixels wide (keeping its aspect) into an image; any thread."""
+    """Draw ``figure`` ``width_px`` logical pixels wide into an image; any thread."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = FigureCanvasAgg(figure)
-    inches_w, inches_h = figure.get_size_inches()
-    dpi = max(40.0, width_px / inches_w) * ratio
-    figure.set_dpi(dpi)
+    # The figure takes the widget's width at 100 dpi (its height stays), so text keeps one size at any width.
+    _inches_w, inches_h = figure.get_size_inches()
+    figure.set_size_inches(max(3.0, width_px / 100), inches_h)
+    figure.set_dpi(100 * ratio)
     canvas.draw()  # type: ignore[no-untyped-call]
     width, height = canvas.get_width_height(physical=True)
     pixels = bytes(canvas.buffer_rgba())  # type: ignore[no-untyped-call]
     image = QImage(pixels, width, height, QImage.Format.Format_RGBA8888).copy()
     image.setDevicePixelRatio(ratio)
     figure.set_dpi(100)
-    del inches_h
     return RenderedChart(figure, image)
 
 
