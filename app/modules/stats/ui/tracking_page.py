@@ -1,6 +1,7 @@
 """The Tracking page: where the endpoint runs, today's opens, clicks and unsubscribes, and the last sync.
 
-Reports and charts (issue 7) will join this module's pages; this one stays the endpoint's status.
+Reports and charts are on the Reports and Dashboard pages (reports_page.py, dashboard_page.py); this one stays
+the endpoint's status.
 """
 
 from __future__ import annotations
