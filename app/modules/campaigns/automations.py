@@ -36,7 +36,7 @@ from app.modules.campaigns.messages import (
 )
 from app.modules.campaigns.models import Automation, Enrollment, EnrollmentStep
 from app.modules.contacts import api as contacts_api
-from app.modules.contacts.messages import ContactsImported, ContactTagged, SubscriptionChanged
+from app.modules.contacts.messages import ContactsImported, ContactsJoinedList, ContactTagged, SubscriptionChanged
 from app.modules.delivery import api as delivery_api
 from app.modules.stats.messages import EventReceived, LinkClicked, MessageOpened
 
@@ -79,6 +79,7 @@ class AutomationService:
         context.subscribe(SubscriptionChanged, self.on_subscription)
         context.subscribe(ContactTagged, self.on_tagged)
         context.subscribe(ContactsImported, self.on_imported)
+        context.subscribe(ContactsJoinedList, self.on_joined_many)
         context.subscribe(EventReceived, self.on_event)
         context.subscribe(LinkClicked, self.on_click)
         context.subscribe(MessageOpened, self.on_open)
@@ -287,6 +288,12 @@ class AutomationService:
         matching = [a for a in self._active("list_joined") if a.trigger.get("list_id") == event.list_id]
         if matching:
             self._enter(matching, [event.contact_id], f"list{event.list_id}:{int(self.clock() // 60)}")
+
+    def on_joined_many(self, event: ContactsJoinedList) -> None:
+        """A bulk action subscribed many contacts to a list at once (no per-contact events past its limit)."""
+        matching = [a for a in self._active("list_joined") if a.trigger.get("list_id") == event.list_id]
+        if matching:
+            self._enter(matching, event.contact_ids, f"list{event.list_id}:{int(self.clock() // 60)}")
 
     def on_imported(self, event: ContactsImported) -> None:
         """An import into a list: the contacts it subscribed there joined the list (no per-contact events)."""

@@ -18,6 +18,7 @@ from app.modules.contacts.contact_window import ContactWindow
 from app.modules.contacts.export import neutralise
 from app.modules.contacts.messages import (
     ContactsChanged,
+    ContactsJoinedList,
     ContactSuppressed,
     ContactTagged,
     ContactUnsubscribed,
@@ -251,6 +252,12 @@ def _announce(bus: MessageBus, action: BulkAction, outcome: BulkOutcome, changes
                 bus.publish(ContactUnsubscribed(contact_id=contact_id, email=email, list_id=action.list_id))
         for email in changes.suppressed:
             bus.publish(ContactSuppressed(email=email, reason="manual"))
+    if not small and changes.subscribed:  # too many for one event each: one per list, for automations
+        by_list: dict[int, list[int]] = {}
+        for contact_id, list_id in changes.subscribed:
+            by_list.setdefault(list_id, []).append(contact_id)
+        for list_id, contact_ids in by_list.items():
+            bus.publish(ContactsJoinedList(list_id=list_id, contact_ids=tuple(contact_ids)))
     if changes.tagged:  # automations start on a tag being added, however many contacts got it
         bus.publish(ContactTagged(tag=action.name.strip(), contact_ids=tuple(changes.tagged)))
     ids = tuple(changes.touched) if small and action.kind != "delete" else ()

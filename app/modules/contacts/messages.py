@@ -148,6 +148,15 @@ class ListsChanged(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContactsJoinedList(Event):
+    """Many contacts were subscribed to a list at once (a bulk action past the per-contact events' limit):
+    automations that start on joining that list enter them all."""
+
+    list_id: int
+    contact_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class ContactTagged(Event):
     """A tag was put on contacts that did not have it (a bulk action or ``ChangeContact``): automations start."""
 

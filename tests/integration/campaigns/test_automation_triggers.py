@@ -66,6 +66,23 @@ def test_a_tag_added_by_a_bulk_action_enrols_everyone_who_did_not_have_it(world:
     assert entered(world, automation_id) == people[1:]
 
 
+def test_a_bulk_add_to_a_list_past_the_event_limit_enrols_everyone_once(world: World) -> None:
+    from app.kernel.jobs import run_inline
+    from app.modules.contacts.bulk import EVENTS_UP_TO, BulkAction, BulkTarget, run_bulk
+    from app.modules.contacts.contact_window import ContactWindow
+    from app.modules.contacts.queries import ContactFilter
+
+    kernel = world.kernel
+    vip, _ = add_people(kernel, 0, list_name="VIP")
+    _, people = add_people(kernel, EVENTS_UP_TO + 50)  # too many for one SubscriptionChanged each
+    automation_id = save(kernel, tagging({"type": "list_joined", "list_id": vip}))
+    window = ContactWindow(kernel.db, ContactFilter())
+    target = BulkTarget(window, window.count())
+    action = BulkAction("list", "VIP")
+    run_inline(lambda handle: run_bulk(kernel.db, kernel.bus, target, action, handle), kernel.bus)
+    assert entered(world, automation_id) == people
+
+
 def test_an_anniversary_enrols_at_the_chosen_hour_in_its_zone_once_a_day(world: World) -> None:
     kernel, clock = world.kernel, world.clock  # 2026-03-02 08:00 UTC = 09:00 in Paris
     _, (born_today, other_day, no_date) = add_people(kernel, 3)
