@@ -92,7 +92,8 @@ def upsert(session: Session, model: Any, rows: Sequence[Mapping[str, Any]], keys
 
 
 def _datetime_text(value: dt.datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # SQLAlchemy's "%Y-%m-%d %H:%M:%S.%f"; isoformat is ten times cheaper than strftime (the slice drops an offset).
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _converters(table: Table, columns: tuple[str, ...]) -> list[tuple[int, Any]]:
