@@ -216,31 +216,15 @@ def _typed(text: str) -> Any:
 
 
 def _flush(context: ModuleContext, batch: list[tuple[int, _Event]], report: ImportReport) -> None:
+    """Through stats' own path (stored like a POST to /events, then ingested: timelines, EventReceived, revenue
+    attribution), so a file and the endpoint count the same way and a repeated row counts nothing."""
+    from app.modules.stats.messages import IncomingEvent, RecordEvents
+
     if not batch:
         return
-    items = list(batch)
+    events = tuple(IncomingEvent(uid=e.uid, email=e.email, name=e.name, at=e.at, properties=dict(e.properties),
+                                 value=e.value, currency=e.currency) for _, e in batch)
     batch.clear()
-    new = _record(context, items)
+    new = int(context.bus.execute(RecordEvents(events=events)))
     report.new += new
-    report.repeated += len(items) - new
-    if new:
-        # A batch that mixes new and already imported rows is published whole: the bus contract of EventReceived
-        # is that subscribers dedupe by event_uid (as after a repeated ingest round); automations do.
-        _publish(context, [event for _, event in items])
-
-
-def _record(context: ModuleContext, batch: list[tuple[int, _Event]]) -> int:
-    from app.modules.contacts.messages import ActivityItem, RecordActivity
-
-    items = tuple(ActivityItem(kind="event", contact_id=contact_id, name=e.name, occurred_at=e.at,
-                               properties={**e.properties, **({"currency": e.currency} if e.currency else {})},
-                               value=e.value, dedupe_key=f"stats:event:{e.uid}") for contact_id, e in batch)
-    return int(context.bus.execute(RecordActivity(items=items)))
-
-
-def _publish(context: ModuleContext, events: list[_Event]) -> None:
-    from app.modules.stats.messages import EventReceived
-
-    for e in events:
-        context.bus.publish(EventReceived(email=e.email, name=e.name, at=e.at, properties=dict(e.properties),
-                                          value=e.value, currency=e.currency, event_uid=e.uid))
+    report.repeated += len(events) - new

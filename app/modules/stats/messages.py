@@ -38,6 +38,27 @@ class IngestTracking(Command[int]):
 
 
 @dataclass(frozen=True, kw_only=True)
+class IncomingEvent:
+    """Something a contact did, from a shop, a CRM or a file; ``uid`` is stable, so recording it twice is harmless."""
+
+    uid: str  # 8 to 64 characters
+    email: str
+    name: str  # order_completed, cart_abandoned, ...
+    at: dt.datetime  # UTC, naive
+    properties: dict[str, Any] = field(default_factory=dict)
+    value: float | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordEvents(Command[int]):
+    """Store events as the endpoint's ``POST /events`` does and ingest them now (timelines, ``EventReceived``,
+    revenue attribution); returns how many were new."""
+
+    events: tuple[IncomingEvent, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class RotateTrackingKey(Command[str]):
     """Sign new links with a new key (old links keep working for at least 400 days); returns the new key id."""
 

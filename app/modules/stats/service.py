@@ -18,6 +18,7 @@ from app.modules.stats.keystore import SYNC_SECRET, TrackingSecrets
 from app.modules.stats.messages import (
     GetTrackingLinks,
     IngestTracking,
+    RecordEvents,
     RotateTrackingKey,
     SyncReport,
     SyncTracker,
@@ -81,10 +82,34 @@ class StatsService:
         context.handle(SyncTracker, lambda _command: self.sync())
         context.handle(IngestTracking, lambda _command: self.ingest.run(wait=True))
         context.handle(RotateTrackingKey, lambda _command: self.rotate())
+        context.handle(RecordEvents, self.record_events)
         from app.modules.contacts.messages import ListsChanged
 
         context.subscribe(ListsChanged, lambda _event: self.refresh_list_names())
         self._subscribe_reports(context)
+
+    def record_events(self, command: RecordEvents) -> int:
+        """Events from a file (``postroom events import``) take the endpoint's path: stored, then ingested."""
+        from sqlalchemy import func, select
+
+        from app.modules.stats.models import TrackingEvent
+
+        if any(not 8 <= len(e.uid) <= 64 for e in command.events):
+            raise store.StatsError("an event's uid must be 8 to 64 characters")
+        rows: list[dict[str, Any]] = [{"uid": e.uid, "kind": "event", "run_id": None, "contact_id": None, "link_id": None,
+                 "occurred_at": e.at, "user_agent": "", "ip_class": "", "machine": False, "machine_reason": "",
+                 "email": e.email.strip()[:320], "name": e.name[:100],
+                 "data": {"properties": dict(e.properties), "value": e.value, "currency": e.currency}}
+                for e in command.events]
+        uids = [row["uid"] for row in rows]
+        with self.db.transaction() as session:
+            known = sum(int(session.scalar(select(func.count()).select_from(TrackingEvent).where(
+                TrackingEvent.uid.in_(uids[i:i + 900]))) or 0) for i in range(0, len(uids), 900))
+            store.insert_events(session, rows)
+        new = len(set(uids)) - known
+        if new:
+            self.ingest.run(wait=True)
+        return new
 
     def _subscribe_reports(self, context: ModuleContext) -> None:
         """Report aggregates from other modules' public events (each module may be absent: then nothing comes)."""

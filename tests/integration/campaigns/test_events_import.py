@@ -92,6 +92,13 @@ def test_importing_events_twice_records_them_once_and_starts_automations_once(tm
                                                           (people[1], "order_completed", 20.0),
                                                           (people[0], "cart_abandoned", None)]
         assert timeline[0][3] == {"sku": "A-1", "category": "shoes", "currency": "EUR"}
+        # They took the endpoint's path: stored by stats (where revenue attribution reads them), once each.
+        from app.modules.stats.models import TrackingEvent
+
+        with kernel.db.read() as session:
+            stored = session.execute(select(TrackingEvent.email, TrackingEvent.name)
+                                     .where(TrackingEvent.kind == "event").order_by(TrackingEvent.id)).all()
+        assert [n for _, n in stored] == ["order_completed", "order_completed", "cart_abandoned"]
     finally:
         kernel.close()
 
