@@ -96,11 +96,12 @@ class StatsService:
 
         if any(not 8 <= len(e.uid) <= 64 for e in command.events):
             raise store.StatsError("an event's uid must be 8 to 64 characters")
-        rows: list[dict[str, Any]] = [{"uid": e.uid, "kind": "event", "run_id": None, "contact_id": None, "link_id": None,
-                 "occurred_at": e.at, "user_agent": "", "ip_class": "", "machine": False, "machine_reason": "",
-                 "email": e.email.strip()[:320], "name": e.name[:100],
-                 "data": {"properties": dict(e.properties), "value": e.value, "currency": e.currency}}
-                for e in command.events]
+        rows: list[dict[str, Any]] = [
+            {"uid": e.uid, "kind": "event", "run_id": None, "contact_id": None, "link_id": None, "occurred_at": e.at,
+             "user_agent": "", "ip_class": "", "machine": False, "machine_reason": "",
+             "email": e.email.strip()[:320], "name": e.name[:100],
+             "data": {"properties": dict(e.properties), "value": e.value, "currency": e.currency}}
+            for e in command.events]
         uids = [row["uid"] for row in rows]
         with self.db.transaction() as session:
             known = sum(int(session.scalar(select(func.count()).select_from(TrackingEvent).where(
