@@ -169,7 +169,8 @@ def upcoming(info: CampaignInfo, now: dt.datetime, count: int = 5) -> list[dt.da
 
 @dataclass(frozen=True)
 class Results:
-    """Key results across a campaign's runs; rates are on delivered (sent) messages, machine traffic left out."""
+    """Key results across a campaign's runs for its list: rates are on messages sent, machine traffic left out (the
+    stats module's report, which hears of bounces, has rates on delivered messages)."""
 
     sent: int = 0
     failed: int = 0

@@ -79,7 +79,7 @@ def _status_text(row: dict[str, Any]) -> str:
     if row["runs"]:
         lines.append(f"  sent {row['sent']}, failed {row['failed']}, not settled {row['pending']}; "
                      f"opened {row['unique_opens']} ({row['open_rate']:.1%}), clicked {row['unique_clicks']} "
-                     f"({row['click_rate']:.1%}) of delivered")
+                     f"({row['click_rate']:.1%}) of sent (postroom stats show: the full report)")
     if row["ab"]:
         ab = row["ab"]
         lines.append(f"  A/B test on {ab.get('metric')}: {len(ab.get('variants', []))} variants, "

@@ -581,8 +581,8 @@ class CampaignsPage(QWidget):
         if figures is not None and info.run_ids:
             text = (f"Sent {figures.sent:,} · failed {figures.failed:,} · not settled yet {figures.open:,}\n"
                     f"Opened by {figures.unique_opens:,} ({figures.open_rate:.1%}) · clicked by "
-                    f"{figures.unique_clicks:,} ({figures.click_rate:.1%}) — rates on delivered messages, "
-                    "machine opens left out")
+                    f"{figures.unique_clicks:,} ({figures.click_rate:.1%}) — rates on messages sent, machine "
+                    "opens left out (Reports takes bounces out)")
             if info.resend.get("done"):
                 text += f"\nResent to {info.resend.get('count', 0):,} who had not opened"
             self.results_text.setText(text)
