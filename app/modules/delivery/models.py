@@ -147,7 +147,9 @@ class Recipient(Base):
         Index("ix_delivery_recipient_run_state", "run_id", "state", "next_attempt_at", "id"),
         Index("ix_delivery_recipient_account_time", "account_id", "finished_at"),
         Index("ix_delivery_recipient_report", "report_pending", "id",
-              sqlite_where=text("report_pending > 0"), postgresql_where=text("report_pending > 0")),
+              # Partial on both databases (the migration says so for PostgreSQL too); the model names only SQLite's
+              # condition, because naming PostgreSQL's loads that dialect, about 55 ms, at every start on SQLite.
+              sqlite_where=text("report_pending > 0")),
     )
 
 

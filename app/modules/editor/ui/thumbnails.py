@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
@@ -16,12 +17,23 @@ THUMBNAIL_WIDTH = 480  # drawn at twice the card's width so it stays sharp on hi
 THUMBNAIL_RATIO = 1.25
 MARGIN = 28
 
+# One email picture at a time: two workers laying out text at once deadlocked here (three threads on futexes, in a
+# fresh-clone run of tests/ui/editor/test_library.py: QTextDocument and the shared image cache are reentrant, not
+# thread-safe). Pictures are small; the queue costs little.
+_DRAWING = threading.Lock()
+
 
 def draw_email(document: Document, brand: BrandKit, images: ImageCache, *, max_height: float | None = None,
                margin: int = MARGIN, highlights: dict[str, str] | None = None) -> QImage:
     """The whole email (or its top ``max_height`` pixels) on the brand's background, at 1:1 scale.
 
     ``highlights`` maps block ids to a colour: those blocks are tinted (the version comparison)."""
+    with _DRAWING:
+        return _draw_email(document, brand, images, max_height=max_height, margin=margin, highlights=highlights)
+
+
+def _draw_email(document: Document, brand: BrandKit, images: ImageCache, *, max_height: float | None,
+                margin: int, highlights: dict[str, str] | None) -> QImage:
     email_painter = EmailPainter(brand, images, decorate=False)
     layout = EmailLayouter(email_painter).layout(document, margin, margin)
     width = int(brand.content_width + 2 * margin)
