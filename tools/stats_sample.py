@@ -48,7 +48,7 @@ EMAIL = """<html><body style="font-family:Arial,sans-serif;background:#f4f4f4">
 </td></tr></table></body></html>"""
 
 
-def engagement_events(rng: random.Random, run_id: int, contacts: range, sent_at: dt.datetime,
+def engagement_events(rng: random.Random, run_id: int, contacts: range, sent_at: dt.datetime, *,
                       link_ids: list[int], open_share: float = 0.35, click_share: float = 0.3,
                       uid_prefix: str = "s") -> Iterator[dict[str, Any]]:
     """Opens (people and machines) and clicks of one run, as stored event rows."""
@@ -81,21 +81,12 @@ def engagement_events(rng: random.Random, run_id: int, contacts: range, sent_at:
                 yield row("click", contact, clicked, agent, link)
 
 
-def fill(kernel: Any, campaigns: int = 6, recipients: int = 3000, seed: int = 7) -> None:
-    from app.modules.campaigns.messages import CampaignRunStarted, CampaignSaved
+def _subscribe(kernel: Any, emails: list[str]) -> list[int]:
+    """Contacts for ``emails`` on the list "Newsletter"; their ids in the same order."""
     from app.modules.contacts import store as contacts_store
     from app.modules.contacts.addresses import email_hash, parse_address
     from app.modules.contacts.models import Contact
-    from app.modules.delivery.messages import BounceReceived, RecipientFailed, RunProgress
-    from app.modules.stats import store
-    from app.modules.stats.aggregate import record_recipients, upsert
-    from app.modules.stats.api import RunTracking, TrackingLinks, register_links
-    from app.modules.stats.messages import IngestTracking
-    from app.modules.stats.models import ReportListDay
 
-    rng = random.Random(seed)
-    domains, weights = [d for d, _w in DOMAINS], [w for _d, w in DOMAINS]
-    emails = [f"person{i}@{rng.choices(domains, weights)[0]}" for i in range(recipients)]
     with kernel.db.transaction() as session:
         news = contacts_store.get_or_create_list(session, "Newsletter").id
         ids = []
@@ -106,6 +97,22 @@ def fill(kernel: Any, campaigns: int = 6, recipients: int = 3000, seed: int = 7)
             session.flush()
             contacts_store.subscribe(session, contact.id, news, "subscribed")
             ids.append(contact.id)
+    return ids
+
+
+def fill(kernel: Any, campaigns: int = 6, recipients: int = 3000, seed: int = 7) -> None:
+    from app.modules.campaigns.messages import CampaignRunStarted, CampaignSaved
+    from app.modules.delivery.messages import BounceReceived, RecipientFailed, RunProgress
+    from app.modules.stats import store
+    from app.modules.stats.aggregate import record_recipients, upsert
+    from app.modules.stats.api import RunTracking, TrackingLinks, register_links
+    from app.modules.stats.messages import IngestTracking
+    from app.modules.stats.models import ReportListDay
+
+    rng = random.Random(seed)  # noqa: S311 - sample data, reproducible by its seed; nothing secret
+    domains, weights = [d for d, _w in DOMAINS], [w for _d, w in DOMAINS]
+    emails = [f"person{i}@{rng.choices(domains, weights)[0]}" for i in range(recipients)]
+    ids = _subscribe(kernel, emails)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
     with kernel.db.transaction() as session:  # list growth on the dashboard: 30 past days
         upsert(session, ReportListDay, [{"day": (now - dt.timedelta(days=29 - d)).date(),
@@ -147,7 +154,7 @@ def fill(kernel: Any, campaigns: int = 6, recipients: int = 3000, seed: int = 7)
                                                     for i in audience])
             boost = 0.04 * variant_index
             events = [dict(r) for r in engagement_events(
-                rng, run_id, range(len(audience)), sent_at, list(link_map.values()),
+                rng, run_id, range(len(audience)), sent_at, link_ids=list(link_map.values()),
                 open_share=0.3 + 0.03 * index + boost, click_share=0.25 + boost, uid_prefix="sample")]
             for event in events:
                 event["contact_id"] = ids[audience[event["contact_id"]]]
