@@ -26,7 +26,7 @@ install-desktop: $(STAMP_RUN)
 	$(BIN)/postroom install-desktop
 
 lint: $(STAMP_TEST)
-	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff check app tests bench tools
 
 contracts: $(STAMP_TEST)
 	$(BIN)/lint-imports
