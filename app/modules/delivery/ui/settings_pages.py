@@ -145,6 +145,41 @@ class _Page(QWidget):
     def _chosen(self) -> None:
         raise NotImplementedError
 
+    def command(self) -> Any:
+        """The save command the form describes; raises FormError naming the field to fix."""
+        raise NotImplementedError
+
+    def saved_text(self, command: Any) -> str:
+        raise NotImplementedError
+
+    def save_now(self, then: Callable[[int], None] | None = None) -> None:
+        """Save the form on a worker; a problem is shown beside its field instead."""
+        try:
+            command = self.command()
+        except FormError as problem:
+            self.show_problem(problem)
+            return
+        bus = self._ctx.bus
+
+        def saved(saved_id: int) -> None:
+            self._dirty = False
+            self.notice.show_text(self.saved_text(command), timeout_ms=3000)
+            self.reload(select=saved_id)
+            if then is not None:
+                then(saved_id)
+
+        self._run(lambda: int(bus.execute(command)), saved)
+
+    def apply(self) -> None:
+        """OK/Apply in Preferences: save the form if it was changed (the dialog shows a problem)."""
+        if not self._dirty:
+            return
+        self._ctx.bus.execute(self.command())
+        self._dirty = False
+
+    def reload(self, select: int | None = None) -> None:
+        raise NotImplementedError
+
     def shutdown(self) -> None:
         self._work.close()
 
@@ -407,29 +442,8 @@ class AccountsPage(_Page):
                            account_id=account.id if account else None, weight=self.weight.value(),
                            warmup=self.warmup.isChecked(), send_window=window)
 
-    def save_now(self, then: Callable[[int], None] | None = None) -> None:
-        try:
-            command = self.command()
-        except FormError as problem:
-            self.show_problem(problem)
-            return
-        bus = self._ctx.bus
-
-        def saved(account_id: int) -> None:
-            self._dirty = False
-            self.notice.show_text(f"Saved “{command.name}”.", timeout_ms=3000)
-            self.reload(select=account_id)
-            if then is not None:
-                then(account_id)
-
-        self._run(lambda: int(bus.execute(command)), saved)
-
-    def apply(self) -> None:
-        """OK/Apply in Preferences: save the form if it was changed (the dialog shows a problem)."""
-        if not self._dirty:
-            return
-        self._ctx.bus.execute(self.command())
-        self._dirty = False
+    def saved_text(self, command: SaveAccount) -> str:
+        return f"Saved “{command.name}”."
 
     def _remove(self) -> None:
         account_id = self.selected_id()
@@ -617,28 +631,8 @@ class IdentitiesPage(_Page):
                             bounce_address=self.bounce.text().strip(), dkim_selector=self.selector.text().strip(),
                             identity_id=self.selected_id())
 
-    def save_now(self, then: Callable[[int], None] | None = None) -> None:
-        try:
-            command = self.command()
-        except FormError as problem:
-            self.show_problem(problem)
-            return
-        bus = self._ctx.bus
-
-        def saved(identity_id: int) -> None:
-            self._dirty = False
-            self.notice.show_text(f"Saved the identity {command.from_email}.", timeout_ms=3000)
-            self.reload(select=identity_id)
-            if then is not None:
-                then(identity_id)
-
-        self._run(lambda: int(bus.execute(command)), saved)
-
-    def apply(self) -> None:
-        if not self._dirty:
-            return
-        self._ctx.bus.execute(self.command())
-        self._dirty = False
+    def saved_text(self, command: SaveIdentity) -> str:
+        return f"Saved the identity {command.from_email}."
 
     def create_dkim_key(self) -> None:
         """Generate a 2048-bit key for the From domain in a background job; the identity is saved with its
