@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +77,28 @@ class BackgroundWork(QObject):
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Coalesced(QObject):
+    """Many pokes, one call: ``callback`` runs ``interval_ms`` after the first poke of a burst (bus events that
+    arrive by the hundred while a send runs repaint a page at most that often)."""
+
+    def __init__(self, parent: QObject, callback: Callable[[], Any], interval_ms: int) -> None:
+        super().__init__(parent)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(callback)
+
+    def poke(self, *_args: object) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def on_events(self, bridge: Any, events: Iterable[type], owner: QObject) -> Coalesced:
+        """Poke on each of ``events`` delivered by the Qt bridge (unsubscribed when ``owner`` goes)."""
+        for event_type in events:
+            bridge.subscribe(event_type, self.poke, owner=owner)
+        return self
+
+    def stop(self) -> None:
+        self._timer.stop()

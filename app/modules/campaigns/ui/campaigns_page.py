@@ -57,7 +57,7 @@ from app.modules.campaigns.messages import (
     SetResend,
     Variant,
 )
-from app.ui.background import BackgroundWork
+from app.ui.background import BackgroundWork, Coalesced
 from app.ui.widgets import Notice, card, label
 
 _ID = Qt.ItemDataRole.UserRole
@@ -150,10 +150,7 @@ class CampaignsPage(QWidget):
         self._build()
         self._size_soon = QTimer(self, singleShot=True, interval=400)
         self._size_soon.timeout.connect(self._count_audience)
-        self._reload_soon = QTimer(self, singleShot=True, interval=250)
-        self._reload_soon.timeout.connect(self.reload)
-        ctx.bridge.subscribe(CampaignSaved, lambda _e: self._reload_soon.start(), owner=self)
-        ctx.bridge.subscribe(CampaignDeleted, lambda _e: self._reload_soon.start(), owner=self)
+        Coalesced(self, self.reload, 250).on_events(ctx.bridge, (CampaignSaved, CampaignDeleted), self)
         self._refresh_timer = QTimer(self, interval=5000)  # results move while a campaign sends
         self._refresh_timer.timeout.connect(self._refresh_if_active)
         self._refresh_timer.start()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.modules.stats import charts, reports
 from app.modules.stats.ui.chart_view import ChartView, RenderedChart, render
 from app.modules.stats.ui.reports_page import REFRESH_MS, chart_theme, refresh_events
-from app.ui.background import BackgroundWork
+from app.ui.background import BackgroundWork, Coalesced
 from app.ui.widgets import label
 
 SETTING = "stats.dashboard"
@@ -118,6 +118,7 @@ class DashboardTile(QFrame):
 class DashboardPage(QWidget):
     def __init__(self, ui_context: Any, service: Any) -> None:
         super().__init__()
+        self._refresh = Coalesced(self, self.refresh, REFRESH_MS)  # repaints at most this often
         self.setObjectName("DashboardPage")
         self.ctx = ui_context
         self.service = service
@@ -163,12 +164,7 @@ class DashboardPage(QWidget):
                              "arrangement is kept.", "muted", wrap=True))
         page.addWidget(scroll, 1)
 
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
-        for event_type in refresh_events():
-            ui_context.bridge.subscribe(event_type, lambda _event: self._soon(), owner=self)
+        self._refresh.on_events(ui_context.bridge, refresh_events(), self)
         if ui_context.theme is not None:
             ui_context.theme.changed.connect(self.refresh)
         self._arrange()
@@ -184,7 +180,7 @@ class DashboardPage(QWidget):
                 self.tiles[key] = DashboardTile(self, WIDGETS[key])
                 chart = self.tiles[key].chart
                 if chart is not None:
-                    chart.resized.connect(self._soon)
+                    chart.resized.connect(self._refresh.poke)
             tile = self.tiles[key]
             row, col = divmod(index, 2)
             self.grid.addWidget(tile, row, col)
@@ -223,10 +219,6 @@ class DashboardPage(QWidget):
             self.add_menu.addAction("Every widget is on the dashboard").setEnabled(False)
 
     # -- reading
-
-    def _soon(self) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
 
     def refresh(self) -> None:
         if self.work.busy:
@@ -285,7 +277,7 @@ class DashboardPage(QWidget):
                                 f"last {len(g.days)} days (net {sum(g.subscribed) - sum(g.unsubscribed):+,}).")
         if self._pending:
             self._pending = False
-            self._soon()
+            self._refresh.poke()
 
     def open_report(self, row: int) -> None:
         tile = self.tiles.get("recent")
@@ -307,5 +299,5 @@ class DashboardPage(QWidget):
         self.work.submit(work, saved)
 
     def shutdown(self) -> None:
-        self._timer.stop()
+        self._refresh.stop()
         self.work.close()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from app.modules.stats import charts, clickmap, reports
 from app.modules.stats.ui.chart_view import ChartView, RenderedChart, render
 from app.ui import theme
-from app.ui.background import BackgroundWork
+from app.ui.background import BackgroundWork, Coalesced
 from app.ui.widgets import Notice, card, label
 
 CHARTS = (("timeline", "Opens and clicks over time"), ("cumulative", "Cumulative opens and clicks"),
@@ -64,6 +64,7 @@ def refresh_events() -> tuple[type, ...]:
 class ReportsPage(QWidget):
     def __init__(self, ui_context: Any, service: Any) -> None:
         super().__init__()
+        self._refresh = Coalesced(self, self.refresh, REFRESH_MS)  # repaints at most this often
         self.setObjectName("ReportsPage")
         self.ctx = ui_context
         self.service = service
@@ -113,12 +114,7 @@ class ReportsPage(QWidget):
         page.addWidget(self.notice)
         page.addWidget(split, 1)
 
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(REFRESH_MS)
-        self._timer.timeout.connect(self.refresh)
-        for event_type in refresh_events():
-            ui_context.bridge.subscribe(event_type, lambda _event: self._soon(), owner=self)
+        self._refresh.on_events(ui_context.bridge, refresh_events(), self)
         if ui_context.theme is not None:
             ui_context.theme.changed.connect(self._redraw)
         self.refresh()
@@ -176,7 +172,7 @@ class ReportsPage(QWidget):
         for name, title in CHARTS:
             frame, box = card(name)
             view = ChartView(name, title, run_save=self._save_in_background)
-            view.resized.connect(self._soon)
+            view.resized.connect(self._refresh.poke)
             box.addWidget(view)
             self.charts[name] = view
             outer.addWidget(frame)
@@ -205,10 +201,6 @@ class ReportsPage(QWidget):
         return body
 
     # -- reading
-
-    def _soon(self) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
 
     def refresh(self) -> None:
         """Re-read the list and the open report (on the worker); at most one read at a time."""
@@ -253,7 +245,7 @@ class ReportsPage(QWidget):
     def _after(self) -> None:
         if self._pending:
             self._pending = False
-            self._soon()
+            self._refresh.poke()
 
     def _show(self, result: tuple[list[reports.ReportEntry], reports.Report | None, dict[str, RenderedChart],
                                   str]) -> None:
@@ -378,5 +370,5 @@ class ReportsPage(QWidget):
         return self.ctx.jobs.start(f"Export {report.title} as {fmt.upper()}", work, summary=summary)
 
     def shutdown(self) -> None:
-        self._timer.stop()
+        self._refresh.stop()
         self.work.close()
