@@ -7,7 +7,7 @@ returns a new ``matplotlib.figure.Figure`` (never pyplot: no global state, safe 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -254,46 +254,47 @@ def _labels(entries: Sequence[ReportEntry]) -> list[str]:
     return [e.title if len(e.title) <= 16 else e.title[:15] + "…" for e in entries]
 
 
-def engagement_trend_figure(recent: Sequence[tuple[ReportEntry, Figures]], theme: ChartTheme = LIGHT,
-                            title: str = "Engagement trend (of delivered)") -> Figure:
-    """Open and click rates of the latest campaigns, oldest first."""
+def _rates_figure(recent: Sequence[tuple[ReportEntry, Figures]], theme: ChartTheme, title: str,
+                  lines: Sequence[tuple[str, str, Callable[[Figures], float]]], decimals: int) -> tuple[Figure, Any]:
+    """One line per rate across the latest campaigns (oldest first), as percentages; returns the figure and its
+    axes (None when nothing was sent yet)."""
     figure = new_figure(theme)
     ax = style(figure.add_subplot(), theme, title)
     if not recent:
         _empty(ax, theme, "No campaigns sent yet")
-        return figure
-    labels = _labels([e for e, _f in recent])
+        return figure, None
     x = list(range(len(recent)))
-    ax.plot(x, [f.open_rate for _e, f in recent], marker="o", color=theme.opens, linewidth=2, label="Open rate")
-    ax.plot(x, [f.click_rate for _e, f in recent], marker="o", color=theme.clicks, linewidth=2, label="CTR")
-    ax.set_xticks(x, labels, rotation=20, ha="right")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_ylim(bottom=0)
-    _legend(ax, theme)
+    for text, colour, rate in lines:
+        ax.plot(x, [rate(f) for _e, f in recent], marker="o", color=colour, linewidth=2, label=text)
+    ax.set_xticks(x, _labels([e for e, _f in recent]), rotation=20, ha="right")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=decimals))
+    return figure, ax
+
+
+def engagement_trend_figure(recent: Sequence[tuple[ReportEntry, Figures]], theme: ChartTheme = LIGHT,
+                            title: str = "Engagement trend (of delivered)") -> Figure:
+    """Open and click rates of the latest campaigns, oldest first."""
+    figure, ax = _rates_figure(recent, theme, title, [("Open rate", theme.opens, lambda f: f.open_rate),
+                                                      ("CTR", theme.clicks, lambda f: f.click_rate)], 0)
+    if ax is not None:
+        ax.set_ylim(bottom=0)
+        _legend(ax, theme)
     return figure
 
 
 def deliverability_figure(recent: Sequence[tuple[ReportEntry, Figures]], theme: ChartTheme = LIGHT,
                           title: str = "Deliverability health") -> Figure:
     """Bounce and complaint rates of the latest campaigns against the 0.3% complaint line Gmail and Yahoo set."""
-    figure = new_figure(theme)
-    ax = style(figure.add_subplot(), theme, title)
-    if not recent:
-        _empty(ax, theme, "No campaigns sent yet")
+    figure, ax = _rates_figure(recent, theme, title, [
+        ("Bounce rate (of sent)", theme.clicks, lambda f: f.bounce_rate),
+        ("Complaint rate (of delivered)", theme.danger, lambda f: f.complaint_rate)], 1)
+    if ax is None:
         return figure
-    labels = _labels([e for e, _f in recent])
-    x = list(range(len(recent)))
-    ax.plot(x, [f.bounce_rate for _e, f in recent], marker="o", color=theme.clicks, linewidth=2,
-            label="Bounce rate (of sent)")
-    ax.plot(x, [f.complaint_rate for _e, f in recent], marker="o", color=theme.danger, linewidth=2,
-            label="Complaint rate (of delivered)")
     ax.axhline(COMPLAINT_LIMIT, color=theme.danger, linestyle="--", linewidth=1)
     ax.text(0.0, COMPLAINT_LIMIT, " 0.3% complaint limit (Gmail, Yahoo)", color=theme.danger, fontsize=7,
             va="bottom", transform=ax.get_yaxis_transform())
     top = max([COMPLAINT_LIMIT * 2] + [max(f.bounce_rate, f.complaint_rate) * 1.2 for _e, f in recent])
     ax.set_ylim(0, top)
-    ax.set_xticks(x, labels, rotation=20, ha="right")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     _legend(ax, theme)
     return figure
 
