@@ -86,6 +86,7 @@ def test_schedule_shows_the_next_runs_and_a_bad_rule_says_why(page: CampaignsPag
     page.when.setDateTime(QDateTime((utcnow() + dt.timedelta(days=1)).replace(hour=9, minute=0, second=0,
                                                                                microsecond=0)))
     qtbot.mouseClick(page.schedule_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(page.schedule_button.isEnabled, timeout=TIMEOUT)  # the schedule is set on a worker
     info = api.get_campaign(kernel.db, campaign_id)
     assert info.state == "scheduled"
     assert info.schedule_kind == "recurring"
@@ -95,6 +96,7 @@ def test_schedule_shows_the_next_runs_and_a_bad_rule_says_why(page: CampaignsPag
     # An invented rule is refused with the reason, and nothing changes.
     page.rule.setEditText("FREQ=SOMETIMES")
     qtbot.mouseClick(page.schedule_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.notice.kind == "error", timeout=TIMEOUT)
     assert page.notice.isVisible()
     assert "not valid" in page.notice.text.text()
     assert api.get_campaign(kernel.db, campaign_id).rrule.startswith("FREQ=WEEKLY")

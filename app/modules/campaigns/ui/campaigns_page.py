@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -705,6 +706,28 @@ class CampaignsPage(QWidget):
             self.notice.show_text(str(exc), "error")
             return None
 
+    def _execute_in_background(self, command: Any, done: Callable[[Any], None]) -> None:
+        """A command that may read the whole audience (a schedule, a send): on a worker, the buttons off meanwhile;
+        a refusal is shown on the page."""
+        bus = self._ctx.bus
+        buttons = (self.send_button, self.schedule_button)
+        for button in buttons:
+            button.setEnabled(False)
+
+        def finished(result: Any) -> None:
+            for button in buttons:
+                button.setEnabled(True)
+            done(result)
+
+        def failed(error: BaseException) -> None:
+            for button in buttons:
+                button.setEnabled(True)
+            self.notice.show_text(str(error) if isinstance(error, CampaignError | ValueError)
+                                  else f"{type(error).__name__}: {error}", "error")
+            self.reload()
+
+        self._reads.submit(lambda: bus.execute(command), finished, failed)
+
     def _add_variant(self) -> None:
         row = self.variants.rowCount()
         if row >= 6:
@@ -818,9 +841,12 @@ class CampaignsPage(QWidget):
         info = self._current
         if not self.confirm_send(info):
             return
-        if self._execute(SendCampaign(campaign_id=info.id)) is not None:
+
+        def started(_runs: object) -> None:
             self.notice.show_text(f"“{info.name}” is sending: follow it here or on the Delivery page.")
             self.reload()
+
+        self._execute_in_background(SendCampaign(campaign_id=info.id), started)
 
     @staticmethod
     def preflight_command(info: api.CampaignInfo) -> Any:
@@ -842,15 +868,18 @@ class CampaignsPage(QWidget):
                            picked.time().hour(), picked.time().minute())
         rule = self.rule.currentData() if self.rule.currentText() == self.rule.itemText(
             self.rule.currentIndex()) else self.rule.currentText()
-        due = self._execute(ScheduleCampaign(campaign_id=self._current.id, kind=kind, at=when,
-                                             time_zone=self.zone.currentText(), rrule=str(rule or ""),
-                                             default_time_zone=self.default_zone.currentText()))
-        if due is not None:
-            zone_name = self.zone.currentText() if kind != "local" else "UTC"
+        zone_name = self.zone.currentText() if kind != "local" else "UTC"
+
+        def scheduled(due: object) -> None:
             first = scheduling.to_local(due, zone_name) if isinstance(due, dt.datetime) else None
             when_text = f"{first:%a %d %b %H:%M} ({zone_name})" if first else "at each recipient's local time"
             self.notice.show_text(f"Scheduled: first send {when_text}. Postroom sends it while it is open.")
             self.reload()
+
+        # Off the GUI thread: a local-hour schedule reads the time zones of the whole audience.
+        self._execute_in_background(ScheduleCampaign(
+            campaign_id=self._current.id, kind=kind, at=when, time_zone=self.zone.currentText(),
+            rrule=str(rule or ""), default_time_zone=self.default_zone.currentText()), scheduled)
 
     def _act(self, command: Any) -> None:
         if self._current is not None:
