@@ -104,6 +104,12 @@ def _load_rows(db: Any) -> list[tuple[api.CampaignInfo, api.Results]]:
     return [(info, api.results(db, info)) for info in api.list_campaigns(db)]
 
 
+def _sentence(text: str) -> str:
+    """A command's reason ("a campaign needs a name", as the command line prints it) as a sentence on the page."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
+
+
 def _qdt(value: dt.datetime) -> QDateTime:
     return QDateTime(QDate(value.year, value.month, value.day), QTime(value.hour, value.minute))
 
@@ -703,7 +709,7 @@ class CampaignsPage(QWidget):
         try:
             return self._ctx.bus.execute(command)
         except (CampaignError, ValueError) as exc:
-            self.notice.show_text(str(exc), "error")
+            self.notice.show_text(_sentence(str(exc)), "error")
             return None
 
     def _execute_in_background(self, command: Any, done: Callable[[Any], None]) -> None:
@@ -722,7 +728,7 @@ class CampaignsPage(QWidget):
         def failed(error: BaseException) -> None:
             for button in buttons:
                 button.setEnabled(True)
-            self.notice.show_text(str(error) if isinstance(error, CampaignError | ValueError)
+            self.notice.show_text(_sentence(str(error)) if isinstance(error, CampaignError | ValueError)
                                   else f"{type(error).__name__}: {error}", "error")
             self.reload()
 
@@ -816,7 +822,7 @@ class CampaignsPage(QWidget):
         try:
             variants = self._variants() if self.ab.isChecked() else ()
         except CampaignError as exc:
-            self.notice.show_text(str(exc), "error")
+            self.notice.show_text(_sentence(str(exc)), "error")
             return False
         ab = SetAbTest(campaign_id=info.id, variants=variants,
                        test_share=self.share.value(), metric=str(self.ab_metric.currentData()),
