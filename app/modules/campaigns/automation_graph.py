@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.modules.campaigns.scheduling import is_zone, zone_or_utc
 
 
 @dataclass(frozen=True)
@@ -348,11 +349,7 @@ def _branch_problems(p: Mapping[str, Any]) -> list[str]:
 def _zone_problems(zone: str) -> list[str]:
     if not zone:
         return []  # the contact's own zone (or UTC)
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return [f"“{zone}” is not a time zone (e.g. Europe/Paris)."]
-    return []
+    return [] if is_zone(zone) else [f"“{zone}” is not a time zone (e.g. Europe/Paris)."]
 
 
 def trigger_problems(p: Mapping[str, Any]) -> list[str]:
@@ -452,10 +449,7 @@ def wait_until(props: Mapping[str, Any], now: float, contact_zone: str = "") -> 
     """The next moment (epoch seconds) the wall clock shows ``props["time"]`` in the chosen zone (the
     contact's own when none is chosen, UTC when they have none) — strictly after ``now``."""
     zone_name = str(props.get("time_zone") or contact_zone or "UTC")
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
+    zone = zone_or_utc(zone_name)
     hour, minute = (int(x) for x in str(props.get("time") or "09:00").split(":"))
     local = dt.datetime.fromtimestamp(now, zone)
     candidate = local.replace(hour=hour, minute=minute, second=0, microsecond=0)

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +35,7 @@ from app.modules.campaigns.messages import (
     TestedStep,
 )
 from app.modules.campaigns.models import Automation, Enrollment, EnrollmentStep
+from app.modules.campaigns.scheduling import zone_or_utc
 from app.modules.contacts import api as contacts_api
 from app.modules.contacts.messages import ContactsImported, ContactsJoinedList, ContactTagged, SubscriptionChanged
 from app.modules.delivery import api as delivery_api
@@ -479,7 +480,4 @@ def _result_text(kind: str, result: str) -> str:
 
 
 def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_or_utc(name)

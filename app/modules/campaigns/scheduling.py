@@ -26,6 +26,11 @@ def zone(name: str) -> ZoneInfo:
         raise ScheduleError(f"unknown time zone {name!r} (use a name such as Europe/Paris)") from None
 
 
+def zone_or_utc(name: str | None) -> ZoneInfo:
+    """The zone called ``name``, or UTC when it is empty or not a real zone (a contact's stored zone may be junk)."""
+    return ZoneInfo(name) if name and is_zone(name) else ZoneInfo("UTC")
+
+
 def is_zone(name: str | None) -> bool:
     if not name:
         return False
